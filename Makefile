@@ -1,0 +1,38 @@
+# declipbench: `make demo` runs the embedded benchmark, `make test` runs the tests.
+# Both create the virtual environment .venv on first use (Python >= 3.10, pip, internet to PyPI).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+CORES ?= 2
+CONFIG ?= config/config.yaml
+export PATH := $(BIN):$(PATH)
+
+.PHONY: install demo claim test test-slow lint dry-run clean-demo
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## the embedded Table 1 on CPU (about 10 minutes on 2 cores): results/demo/
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/python -m declipbench benchmarks results/demo --out results/demo/benchmarks.md
+
+claim: install  ## the paper's central claim on embedded data (config/claim.yaml): results/claim/
+	$(BIN)/snakemake --cores $(CORES) --configfile config/claim.yaml
+	$(BIN)/python -m declipbench benchmarks results/claim --out results/claim/benchmarks.md
+
+test: install  ## the test suite (a few minutes)
+	$(BIN)/python -m pytest -q
+
+test-slow: install  ## long checks too
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+lint: install
+	$(BIN)/snakemake --lint --configfile $(CONFIG)
+
+dry-run: install
+	$(BIN)/snakemake -n --configfile config/paper.yaml

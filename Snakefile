@@ -1,0 +1,30 @@
+# declipbench: the whole benchmark as one DAG.
+#   download -> prepare -> measure -> train -> reconstruct -> evaluate -> tables / figures
+# Rules live in workflow/rules/; the config is validated against workflow/schemas/config.schema.yaml.
+
+from snakemake.utils import min_version, validate
+
+min_version("9")
+
+
+# The embedded demo is the default. A --configfile given on the command line replaces it rather than
+# being merged into it, so nothing of the demo leaks into, say, a paper run.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/methods.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

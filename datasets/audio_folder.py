@@ -1,0 +1,102 @@
+"""Any folder of audio files (WAV, FLAC, OGG, ...), cut into fixed-length segments.
+
+Splits are made **by file** (no segment of a test file is ever trained on): files are ordered by a hash
+of their relative path and seed, then assigned to test / val / train by ``file_fractions``. Each file is
+resampled to ``sample_rate`` (polyphase, exact ratio) and cut into consecutive non-overlapping segments
+of ``segment_seconds`` (at most ``max_segments_per_file``; a trailing partial segment is dropped).
+
+Unreadable or corrupt files: ``on_error: fail`` (default) stops with the file's name; ``on_error: skip``
+skips it and lists it, with the reason, in ``manifest.json``. Never silent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+MODALITY = "audio"
+NEEDS_DOWNLOAD = False
+EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au")
+DEFAULTS = {
+    "path": None,
+    "sample_rate": 22050,
+    "segment_seconds": 1.0,
+    "max_segments_per_file": None,
+    "file_fractions": {"test": 0.1, "val": 0.1},
+    "min_files": {"test": 1, "val": 1},
+    "on_error": "fail",
+    "seed": 0,
+}
+log = logging.getLogger("declipbench.datasets.audio_folder")
+
+
+def list_files(root: Path) -> list[Path]:
+    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def split_files(files: list[Path], root: Path, fractions: dict, min_files: dict, seed: int) -> dict[str, list[Path]]:
+    def key(p: Path) -> str:
+        return hashlib.sha256(f"{seed}:{p.relative_to(root).as_posix()}".encode()).hexdigest()
+
+    order = sorted(files, key=key)
+    out, start = {}, 0
+    for split in ("test", "val"):
+        n = max(int(round(fractions.get(split, 0) * len(order))), int(min_files.get(split, 0)))
+        out[split] = sorted(order[start : start + n])
+        start += n
+    out["train"] = sorted(order[start:])
+    return out
+
+
+def segment_file(path: Path, sample_rate: int, seg_len: int, max_segments: int | None) -> np.ndarray:
+    from declipbench.io import read_audio
+
+    x, _ = read_audio(path, sample_rate)
+    n = len(x) // seg_len
+    if max_segments is not None:
+        n = min(n, int(max_segments))
+    return x[: n * seg_len].reshape(n, seg_len)
+
+
+def prepare(params: dict, out_dir: Path, data_dir: Path | None = None, files_by_split=None) -> dict:
+    from declipbench.steps import save_npy
+
+    p = {**DEFAULTS, **params}
+    if files_by_split is None:
+        if not p["path"]:
+            raise ValueError("datasets.<name>.params.path: the folder of audio files is not set")
+        root = Path(p["path"]).expanduser()
+        if not root.is_dir():
+            raise ValueError(f"datasets.<name>.params.path: {root} is not a directory")
+        files = list_files(root)
+        if not files:
+            raise ValueError(f"no audio files ({', '.join(EXTENSIONS)}) under {root}")
+        files_by_split = split_files(files, root, p["file_fractions"], p["min_files"], p["seed"])
+    if p["on_error"] not in ("fail", "skip"):
+        raise ValueError(f"on_error = {p['on_error']!r}: must be 'fail' or 'skip'")
+    sr, seg_len = int(p["sample_rate"]), int(round(p["sample_rate"] * p["segment_seconds"]))
+    manifest = {"params": {k: (str(v) if isinstance(v, Path) else v) for k, v in p.items()},
+                "splits": {}, "skipped": []}
+    for split in ("train", "val", "test"):
+        segs, used = [], []
+        for f in files_by_split.get(split, []):
+            try:
+                s = segment_file(f, sr, seg_len, p["max_segments_per_file"])
+            except ValueError as exc:
+                if p["on_error"] == "fail":
+                    raise
+                log.warning("skipping %s: %s", f, exc)
+                manifest["skipped"].append({"file": str(f), "split": split, "reason": str(exc)})
+                continue
+            segs.append(s)
+            used.append({"file": str(f), "segments": int(len(s))})
+        x = np.concatenate(segs) if segs else np.zeros((0, seg_len), np.float32)
+        save_npy(Path(out_dir) / f"{split}.npy", x.astype(np.float32))
+        manifest["splits"][split] = {"items": int(len(x)), "files": used, "seconds": float(x.size / sr)}
+        log.info("%s: %d segments from %d files", split, len(x), len(used))
+    if manifest["skipped"]:
+        log.warning("%d file(s) skipped; listed in manifest.json", len(manifest["skipped"]))
+    return manifest

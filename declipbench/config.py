@@ -1,0 +1,132 @@
+"""Run configuration: validation against ``workflow/schemas/config.schema.yaml`` and the job plan.
+
+Both the Snakefile and the tests use :func:`load_config` / :func:`validate_config` and :func:`plan`, so
+a bad config fails the same way everywhere: with a message naming the field and the value.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .plugins import (ROOT, PluginError, deep_merge, discover_datasets, discover_methods,
+                      expand_variants, method_entries)
+
+CONFIG_SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _fill(schema: dict, obj):
+    """Fill defaults of ``properties`` and of ``additionalProperties`` maps (jsonschema does not)."""
+    if not isinstance(obj, dict):
+        return
+    for key, sub in (schema.get("properties") or {}).items():
+        if key not in obj and "default" in sub:
+            obj[key] = copy.deepcopy(sub["default"])
+        if key in obj:
+            _fill(sub, obj[key])
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in obj.items():
+            if key not in (schema.get("properties") or {}):
+                _fill(extra, value)
+
+
+def validate_config(config: dict, source: str = "config") -> dict:
+    import jsonschema
+
+    with open(CONFIG_SCHEMA) as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for e in errors[:5]:
+            where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
+            msg = e.message
+            if e.validator == "oneOf" and e.context:
+                msg = "; ".join(sorted({c.message for c in e.context}))
+            lines.append(f"  {where}: {msg}")
+        raise ConfigError(f"invalid configuration {source}:\n" + "\n".join(lines))
+    config = copy.deepcopy(config)
+    _fill(schema, config)
+    check_references(config, source)
+    return config
+
+
+def check_references(config: dict, source: str = "config") -> None:
+    modules = discover_datasets()
+    for name, ds in config["datasets"].items():
+        if ds["module"] not in modules:
+            raise ConfigError(f"{source}: datasets.{name}.module: unknown dataset module {ds['module']!r}; "
+                              f"available: {modules}")
+    methods = discover_methods()
+    for name, exp in config["experiments"].items():
+        where = f"experiments.{name}"
+        if exp["dataset"] not in config["datasets"]:
+            raise ConfigError(f"{source}: {where}.dataset: unknown dataset {exp['dataset']!r}; "
+                              f"defined under datasets: {sorted(config['datasets'])}")
+        try:
+            for m, opts in method_entries(exp, methods, where):
+                expand_variants(methods[m], opts, f"{where}.methods.{m}")
+        except PluginError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+
+
+def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
+    config: dict = {}
+    for p in paths:
+        with open(p) as fh:
+            config = deep_merge(config, yaml.safe_load(fh) or {})
+    config = deep_merge(config, overrides or {})
+    return validate_config(config, ", ".join(str(p) for p in paths) or "config")
+
+
+@dataclass(frozen=True)
+class Job:
+    experiment: str
+    method: str
+    variant: str
+    seed: int
+    trains: bool
+
+
+def plan(config: dict) -> list[Job]:
+    """Every (experiment, method, variant, seed) the configuration asks for, in table order."""
+    methods = discover_methods()
+    jobs = []
+    for name, exp in config["experiments"].items():
+        for m, opts in method_entries(exp, methods, f"experiments.{name}"):
+            for variant, _ in expand_variants(methods[m], opts, f"experiments.{name}.methods.{m}"):
+                for seed in config["seeds"]:
+                    jobs.append(Job(name, m, variant, seed, bool(methods[m].trains)))
+    return jobs
+
+
+def job_spec(config: dict, experiment: str, method: str, variant: str, seed: int) -> dict:
+    """Everything a method job needs, resolved: written into its outputs for provenance."""
+    exp = config["experiments"][experiment]
+    methods = discover_methods()
+    opts = dict(method_entries(exp, methods, f"experiments.{experiment}"))[method]
+    variants = dict(expand_variants(methods[method], opts, f"experiments.{experiment}.methods.{method}"))
+    if variant not in variants:
+        raise ConfigError(f"experiments.{experiment}.methods.{method}: no variant {variant!r} in this run")
+    params = deep_merge(exp.get("method_defaults") or {}, variants[variant])
+    return {
+        "experiment": experiment, "method": method, "variant": variant, "seed": int(seed),
+        "label": methods[method].variant_label(variant), "supervision": methods[method].supervision,
+        "trains": bool(methods[method].trains), "modality": exp["modality"], "tau": float(exp["tau"]),
+        "sample_rate": int(exp["sample_rate"]), "params": params, "device": config["device"],
+        "threads": config["threads"], "progress": config["progress"],
+    }
+
+
+def spec_json(config: dict, experiment: str, method: str, variant: str, seed: int) -> str:
+    return json.dumps(job_spec(config, experiment, method, variant, seed), sort_keys=True, separators=(",", ":"))

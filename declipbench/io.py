@@ -1,0 +1,117 @@
+"""File I/O shared by rules: atomic writes, arrays, audio, JSON/YAML."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path):
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def save_arrays(path, **arrays) -> None:
+    """Save named arrays to an ``.npz`` file atomically (uncompressed: fast reads, memory-mappable members)."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
+
+
+def load_arrays(path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # corrupt or truncated archive
+        raise ValueError(f"cannot read arrays from {path}: {exc}") from exc
+
+
+def write_csv(path, rows: Iterable[dict], fieldnames: list[str]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=fieldnames, lineterminator="\n")
+            w.writeheader()
+            for r in rows:
+                w.writerow(r)
+
+
+def read_csv(path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_audio(path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read an audio file as mono float32; resample to ``sample_rate`` if given.
+
+    Raises ``ValueError`` naming the file when it cannot be decoded.
+    """
+    import soundfile as sf
+
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise ValueError(f"cannot decode audio file {path}: {exc}") from exc
+    if data.size == 0:
+        raise ValueError(f"audio file {path} has no samples")
+    x = data.mean(axis=1)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"audio file {path} contains NaN or Inf samples")
+    if sample_rate is not None and sr != sample_rate:
+        x = resample(x, sr, sample_rate)
+        sr = sample_rate
+    return x.astype(np.float32), sr
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling with the exact rational ratio (e.g. 22050 -> 16000 is 320/441)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(sr_in), int(sr_out))
+    return resample_poly(x, int(sr_out) // g, int(sr_in) // g, axis=-1)

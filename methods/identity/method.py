@@ -1,0 +1,10 @@
+"""Identity: x_hat = y."""
+
+import numpy as np
+
+from declipbench.plugins import Context, Method
+
+
+class Identity(Method):
+    def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
+        return np.array(y, dtype=np.float32, copy=True)

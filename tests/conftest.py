@@ -1,0 +1,30 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", SHARED / "fixtures"))
+BIN = Path(sys.executable).parent
+
+
+def snakemake(*args, cwd=ROOT, timeout=900, check=True):
+    """Run snakemake from the test environment; returns the CompletedProcess (output captured)."""
+    exe = shutil.which("snakemake", path=str(BIN)) or shutil.which("snakemake")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture
+def fixtures_audio():
+    d = FIXTURES / "audio"
+    if not d.is_dir() or not list(d.glob("*.ogg")):
+        pytest.skip(f"real audio fixtures not found at {d}")
+    return d

@@ -1,0 +1,58 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from declipbench.config import ConfigError, job_spec, load_config, plan, validate_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def _bad(mutate):
+    c = copy.deepcopy(DEMO)
+    mutate(c)
+    return c
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda c: c["experiments"]["table1"].update(tau=0), ["experiments.table1.tau", "0"]),
+    (lambda c: c["experiments"]["table1"].update(tau=-0.1), ["experiments.table1.tau", "-0.1"]),
+    (lambda c: c["experiments"]["table1"].update(methods=["identity", "magic"]), ["unknown method 'magic'", "available"]),
+    (lambda c: c["experiments"]["table1"].update(dataset="nowhere"), ["experiments.table1.dataset", "unknown dataset 'nowhere'"]),
+    (lambda c: c["datasets"]["synth_music"].update(module="nomodule"), ["datasets.synth_music.module", "nomodule"]),
+    (lambda c: c.update(run="bad name!"), ["run", "bad name!"]),
+    (lambda c: c["experiments"]["table1"].update(metrics=["sdr", "mos"]), ["metrics", "mos"]),
+])
+def test_bad_configs_rejected_with_readable_message(mutate, expected):
+    with pytest.raises(ConfigError) as info:
+        validate_config(_bad(mutate), "config/config.yaml")
+    for text in expected:
+        assert text in str(info.value)
+
+
+def test_defaults_are_filled():
+    c = validate_config(copy.deepcopy(DEMO))
+    exp = c["experiments"]["table1"]
+    assert c["results_dir"] == "results" and exp["sample_rate"] == 22050 and exp["drop_unclipped"] is True
+
+
+def test_plan_and_spec_of_demo():
+    c = load_config(ROOT / "config" / "config.yaml")
+    jobs = plan(c)
+    names = [(j.method, j.variant) for j in jobs]
+    assert names == [("identity", "default"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
+                     ("self_supervised", "proposed"), ("self_supervised", "mc_only"), ("self_supervised", "with_bias")]
+    s = job_spec(c, "table1", "self_supervised", "with_bias", 0)
+    assert s["params"]["network"]["bias"] is True and s["params"]["training"]["loss"] == "mc_ei"
+    assert s["params"]["network"]["channels"] == c["experiments"]["table1"]["method_defaults"]["network"]["channels"]
+    assert s["supervision"] == "measurements" and s["tau"] == 0.1
+
+
+def test_paper_config_is_valid_and_at_paper_scale():
+    c = load_config(ROOT / "config" / "paper.yaml")
+    t1 = c["experiments"]["table1"]
+    assert t1["tau"] == 0.1 and t1["sample_rate"] == 22050 and t1["max_items"]["test"] == 100
+    assert c["datasets"][t1["dataset"]]["module"] == "gtzan"
+    assert t1["method_defaults"]["network"] == {"channels": 64, "depth": 5}

@@ -1,0 +1,149 @@
+"""Conda env files: parse, and list what their rules import; environment.yml matches pyproject.toml."""
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from declipbench.plugins import discover_methods
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVS = ROOT / "workflow" / "envs"
+# import name -> conda package name
+CONDA_NAME = {"torch": "pytorch", "yaml": "pyyaml", "soundfile": "pysoundfile", "matplotlib": "matplotlib-base"}
+# import name -> pip (pyproject) name
+PIP_NAME = {"yaml": "pyyaml", "snakemake": "snakemake"}
+STDLIB = set(sys.stdlib_module_names)
+
+
+def env_packages(path: Path) -> set[str]:
+    env = yaml.safe_load(path.read_text())
+    pkgs = set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pkgs |= {re.split(r"[<>=!~ ]", p)[0].lower() for p in dep.get("pip", []) if not p.startswith("-")}
+        else:
+            pkgs.add(re.split(r"[<>=!~ ]", dep)[0].lower())
+    return pkgs
+
+
+def imports_of(path: Path, module_level_only: bool = False) -> set[str]:
+    """Imported names of a file, including imports inside functions unless ``module_level_only``."""
+    names = set()
+    tree = ast.parse(path.read_text())
+    for node in (tree.body if module_level_only else ast.walk(tree)):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import inside declipbench
+                base = "declipbench" + ("." + node.module if node.module else "")
+                names.add(base)
+                names |= {f"{base}.{a.name}" for a in node.names} if not node.module else set()
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def closure(files: list[Path]) -> set[str]:
+    """Third-party top-level modules reachable from files, following declipbench's own modules.
+
+    The CLI dispatches to one step per rule with lazy imports, so only its module-level imports count;
+    for every other module, imports inside functions count too.
+    """
+    seen, todo, third = set(), list(files), set()
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        for name in imports_of(f, module_level_only=(f == CLI)):
+            top = name.split(".")[0]
+            if top == "declipbench":
+                parts = name.split(".")
+                for k in range(len(parts), 0, -1):
+                    cand = ROOT.joinpath(*parts[:k])
+                    if cand.with_suffix(".py").exists():
+                        todo.append(cand.with_suffix(".py"))
+                        break
+                    if (cand / "__init__.py").exists():
+                        todo.append(cand / "__init__.py")
+                        break
+            elif top not in STDLIB and top != "__future__":
+                third.add(top)
+    return third
+
+
+CLI = ROOT / "declipbench" / "cli.py"
+STEPS = ROOT / "declipbench" / "steps.py"
+# env -> code its rules run (the CLI, the step module, plug-ins it loads)
+RULE_CODE = {
+    "data": [CLI, STEPS, ROOT / "declipbench" / "plugins.py", *sorted((ROOT / "datasets").glob("*.py"))],
+    "eval": [CLI, ROOT / "declipbench" / "evaluate.py"],
+    "report": [CLI, STEPS, ROOT / "declipbench" / "tables.py", ROOT / "declipbench" / "figures.py",
+               ROOT / "declipbench" / "benchmarks.py"],
+}
+
+
+@pytest.mark.parametrize("env", sorted(p.stem for p in ENVS.glob("*.yaml")))
+def test_env_file_parses(env):
+    data = yaml.safe_load((ENVS / f"{env}.yaml").read_text())
+    assert data["channels"] and data["dependencies"]
+    assert "python" in env_packages(ENVS / f"{env}.yaml")
+
+
+@pytest.mark.parametrize("env", sorted(RULE_CODE))
+def test_env_lists_what_its_rules_import(env):
+    needed = {CONDA_NAME.get(m, m).lower() for m in closure(RULE_CODE[env])}
+    missing = needed - env_packages(ENVS / f"{env}.yaml")
+    assert not missing, f"workflow/envs/{env}.yaml lacks {sorted(missing)}"
+
+
+def test_method_envs_list_what_methods_import():
+    for name, decl in discover_methods().items():
+        files = [CLI, STEPS, decl.path.parent / "method.py"]
+        needed = {CONDA_NAME.get(m, m).lower() for m in closure(files)}
+        env = ENVS / f"{decl.env}.yaml"
+        missing = needed - env_packages(env)
+        assert not missing, f"{env.relative_to(ROOT)} (env of method {name}) lacks {sorted(missing)}"
+
+
+def test_every_rule_names_an_existing_env():
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        text = smk.read_text()
+        for rule in re.findall(r"^rule (\w+):", text, re.M):
+            body = text.split(f"rule {rule}:", 1)[1].split("\nrule ", 1)[0]
+            assert "conda:" in body, f"rule {rule} in {smk.name} has no conda env"
+        for env in re.findall(r'"\.\./envs/(\w+)\.yaml"', text):
+            assert (ENVS / f"{env}.yaml").exists(), env
+
+
+def _pyproject_deps() -> set[str]:
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return {re.split(r"[<>=!~ \[]", d)[0].lower() for d in deps}
+
+
+def test_environment_yml_matches_pyproject():
+    conda_of = {"torch": "pytorch", "soundfile": "pysoundfile", "matplotlib": "matplotlib-base",
+                "snakemake": "snakemake-minimal"}
+    env = env_packages(ROOT / "environment.yml")
+    for dep in _pyproject_deps():
+        assert conda_of.get(dep, dep) in env, f"environment.yml lacks {dep} (pyproject.toml dependency)"
+    back = {v: k for k, v in conda_of.items()}
+    for pkg in env - {"python", "pip", "pytest"}:
+        assert back.get(pkg, pkg) in _pyproject_deps(), f"environment.yml has {pkg}, pyproject.toml does not"
+
+
+def test_core_package_imports_are_declared_in_pyproject():
+    third = closure(sorted((ROOT / "declipbench").glob("*.py")))
+    declared = {PIP_NAME.get(m, m) for m in _pyproject_deps()}
+    missing = {m for m in third if PIP_NAME.get(m, m) not in declared}
+    assert not missing, f"pyproject.toml lacks {sorted(missing)}"
+
+
+def test_core_does_not_need_torchvision():
+    assert "torchvision" not in closure(sorted((ROOT / "declipbench").glob("*.py")))

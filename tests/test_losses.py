@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+
+from declipbench.losses import ei_loss, mc_loss, naive_mc_loss, sample_gains, supervised_loss
+from declipbench.physics import Thresholds, clip
+
+TH = Thresholds.symmetric(1.0)
+
+
+def test_mc_loss_hand_computed():
+    y = torch.tensor([0.5, 1.0, -1.0, 1.0])  # reliable, high, low, high
+    x_hat = torch.tensor([0.7, 0.6, -0.2, 1.5])
+    # reliable: (0.7-0.5)^2 = 0.04; high: phi(1-0.6)=0.16; low: phi(-0.2-(-1))=0.64; high beyond tau: 0
+    expected = (0.04 + 0.16 + 0.64 + 0.0) / 4
+    assert mc_loss(x_hat, y, TH).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mc_loss_zero_for_consistent_estimate():
+    x = torch.linspace(-3, 3, 101)
+    y = clip(x, TH)
+    assert mc_loss(x, y, TH).item() == 0.0
+    # anything beyond the threshold on clipped samples is consistent too (eq. 8: MC cannot learn it)
+    assert mc_loss(torch.where(y.abs() >= 1, 5 * y, y), y, TH).item() == 0.0
+
+
+def test_mc_loss_gradient_on_wrong_side_of_tau():
+    y = torch.tensor([1.0, -1.0])
+    x_hat = torch.tensor([0.5, -0.5], requires_grad=True)  # inside the band although clipped
+    mc_loss(x_hat, y, TH).backward()
+    assert x_hat.grad[0] < 0 and x_hat.grad[1] > 0  # descent pushes them out past +-tau
+    # naive MC has the same minimisers here but no gradient once beyond tau
+    x2 = torch.tensor([1.5, -1.5], requires_grad=True)
+    naive_mc_loss(x2, y, TH).backward()
+    assert torch.all(x2.grad == 0)
+
+
+def test_naive_mc_loss_hand_computed():
+    y = torch.tensor([0.5, 1.0])
+    x_hat = torch.tensor([0.0, 3.0])
+    assert naive_mc_loss(x_hat, y, TH).item() == pytest.approx(0.25 / 2)
+
+
+def test_supervised_loss_hand_computed():
+    assert supervised_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0])).item() == pytest.approx(2.5)
+
+
+def test_ei_loss_zero_for_ideal_equivariant_reconstructor():
+    # toy signal set: multiples of one fixed waveform s, invariant to amplitude scaling. The ideal
+    # reconstructor recovers a*s from eta(a*s) exactly (the amplitude is the slope at a reliable sample).
+    s = torch.sin(torch.linspace(0.1, 3.0, 64))
+
+    def ideal(y):
+        a = y[:, 0] / s[0]  # the first sample is never clipped for the amplitudes used here
+        return a[:, None] * s[None, :]
+
+    a = torch.tensor([1.5, 2.0, 3.0])
+    x = a[:, None] * s[None, :]
+    y = clip(x, TH)
+    x_hat = ideal(y)
+    torch.testing.assert_close(x_hat, x)
+    g = torch.tensor([1.2, 1.7, 2.0])
+    assert ei_loss(x_hat, ideal, TH, g).item() == pytest.approx(0.0, abs=1e-10)
+    # a non-equivariant reconstructor (identity) pays
+    assert ei_loss(x_hat, lambda y: y, TH, g).item() > 0.1
+
+
+def test_ei_loss_hand_computed_and_gradients_through_both_terms():
+    x_hat = torch.tensor([[0.5, 2.0]], requires_grad=True)
+    g = torch.tensor([2.0])
+    loss = ei_loss(x_hat, lambda y: y, TH, g)  # f = identity: f(eta(g x)) = eta(g x) = [1, 1]
+    # g x = [1, 4]; error [0, 3] -> mean 9/2
+    assert loss.item() == pytest.approx(4.5)
+    loss.backward()
+    # d/dx_hat of mean((g x - clip(g x))^2): only the second entry, 2*(4-1)*g/2 = 6
+    torch.testing.assert_close(x_hat.grad, torch.tensor([[0.0, 6.0]]))
+
+
+def test_sample_gains_ranges_and_seed():
+    g1 = sample_gains(10000, 1.0, 3.0, "uniform", torch.Generator().manual_seed(0))
+    g2 = sample_gains(10000, 1.0, 3.0, "uniform", torch.Generator().manual_seed(0))
+    torch.testing.assert_close(g1, g2)
+    assert g1.min() >= 1.0 and g1.max() <= 3.0
+    assert g1.mean().item() == pytest.approx(2.0, abs=0.03)
+    lg = sample_gains(10000, 1.0, 4.0, "log_uniform", torch.Generator().manual_seed(0))
+    assert torch.log(lg).mean().item() == pytest.approx(np.log(4.0) / 2, abs=0.03)
+    with pytest.raises(ValueError, match="unknown gain distribution"):
+        sample_gains(3, 1, 2, "gaussian", torch.Generator())

@@ -1,0 +1,72 @@
+import math
+
+import numpy as np
+import pytest
+
+from declipbench.metrics import delta_sdr, pesq_score, sdr
+from declipbench.tables import summarise, to_latex, to_markdown
+
+SR = 22050
+
+
+def _tone(seconds=1.0, f=440.0, amp=0.3):
+    t = np.arange(int(SR * seconds)) / SR
+    return (amp * np.sin(2 * np.pi * f * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+def test_sdr_and_delta_sdr_hand_computed():
+    x = np.array([3.0, 4.0])
+    y = np.array([3.0, 3.0])  # error energy 1 -> 10 log10 25
+    xh = np.array([3.0, 3.5])  # error energy 0.25 -> 10 log10 100
+    assert sdr(x, xh)[0] == pytest.approx(20.0)
+    assert delta_sdr(x, xh, y)[0] == pytest.approx(20.0 - 10 * math.log10(25))
+
+
+def test_nonfinite_reconstruction_is_flagged_not_scored():
+    x = _tone()
+    xh = x.copy()
+    xh[10] = np.nan
+    for fn in (sdr, delta_sdr, pesq_score):
+        value, note = fn(x, xh, x, SR)
+        assert math.isnan(value) and "nonfinite" in note
+
+
+def test_pesq_scores_clean_higher_than_clipped():
+    x = _tone()
+    clean, _ = pesq_score(x, x, None, SR)
+    clipped, _ = pesq_score(x, np.clip(x, -0.05, 0.05), None, SR)
+    assert 4.0 < clean <= 4.7 and clipped < clean - 0.5
+
+
+def test_pesq_failure_is_recorded_with_reason():
+    value, note = pesq_score(np.zeros(SR, np.float32), np.zeros(SR, np.float32), None, SR)
+    assert math.isnan(value) and note.startswith("pesq failed")
+
+
+def _rows(values, metric="sdr", label="A", method="a"):
+    return [{"method": method, "variant": "v", "label": label, "seed": "0", "item": str(i), "metric": metric,
+             "value": "" if v is None else repr(v), "note": "" if v is not None else "pesq failed: NoUtterancesError"}
+            for i, v in enumerate(values)]
+
+
+def test_summary_excludes_and_counts_missing_items():
+    s = summarise(_rows([1.0, 3.0, None]), ["sdr"])[0]
+    assert s["sdr_mean"] == pytest.approx(2.0) and s["sdr_n"] == 2 and s["sdr_missing"] == 1
+    assert s["sdr_std"] == pytest.approx(np.std([1.0, 3.0], ddof=1))
+    assert "NoUtterancesError" in s["notes"]
+
+
+def test_tables_bold_the_best_and_show_missing():
+    rows = _rows([1.0, 2.0], label="Low", method="a") + _rows([5.0, 7.0, None], label="High", method="b")
+    summary = summarise(rows, ["sdr"])
+    md = to_markdown(summary, ["sdr"], "T")
+    assert "| High | **6.00 ± 1.41 (1 missing)** |" in md
+    assert "| Low | 1.50 ± 0.71 |" in md and "Items not scored" in md
+    tex = to_latex(summary, ["sdr"], "T_1 & co")
+    assert r"\textbf{6.00} $\pm$ 1.41" in tex and r"T\_1 \& co" in tex and r"\bottomrule" in tex
+
+
+def test_all_missing_column_does_not_crash():
+    summary = summarise(_rows([None, None]), ["sdr"])
+    assert math.isnan(summary[0]["sdr_mean"]) and summary[0]["sdr_missing"] == 2
+    assert "–" in to_markdown(summary, ["sdr"])

@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from declipbench.networks import MaskedReconstructor, SkipMLP, UNet1d, UNet2d
+from declipbench.physics import Thresholds, clip
+
+
+@pytest.fixture(autouse=True)
+def _double():
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("lam", [0.3, 7.0])
+def test_bias_free_unet_is_positively_homogeneous(lam):
+    net = UNet1d(channels=4, depth=3).double()
+    y = torch.randn(2, 1, 203, dtype=torch.float64)  # odd length: exercises padding
+    torch.testing.assert_close(net(lam * y), lam * net(y), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("lam", [0.3, 7.0])
+def test_biased_unet_is_not_homogeneous(lam):
+    net = UNet1d(channels=4, depth=3, bias=True).double()
+    for p in net.parameters():  # make sure biases are non-zero
+        torch.nn.init.normal_(p, std=0.3)
+    y = torch.randn(2, 1, 203, dtype=torch.float64)
+    assert not torch.allclose(net(lam * y), lam * net(y), rtol=1e-3, atol=1e-6)
+
+
+def test_bias_free_unet_has_no_bias_parameters():
+    names = [n for n, _ in UNet1d(channels=4, depth=3).named_parameters()]
+    assert not any(n.endswith("bias") for n in names)
+    assert any(n.endswith("bias") for n, _ in UNet1d(channels=4, depth=3, bias=True).named_parameters())
+
+
+@pytest.mark.parametrize("lam", [0.3, 7.0])
+def test_bias_free_unet_2d_is_homogeneous(lam):
+    net = UNet2d(channels=4, depth=2, in_channels=3).double()
+    y = torch.rand(1, 3, 21, 30, dtype=torch.float64)
+    torch.testing.assert_close(net(lam * y), lam * net(y), rtol=1e-10, atol=1e-12)
+
+
+def test_unet_shapes_and_channel_cap():
+    net = UNet1d(channels=8, depth=5, max_channels=32)
+    assert net(torch.randn(3, 1, 1000)).shape == (3, 1, 1000)
+    widths = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert max(widths) == 32
+
+
+def test_paper_unet_size():
+    # 5 down / 5 up, channels doubling from 64: 64..1024
+    net = UNet1d(channels=64, depth=5)
+    widths = {m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv1d)}
+    assert {64, 128, 256, 512, 1024} <= widths
+
+
+def test_masking_keeps_reliable_samples_exactly():
+    th = Thresholds.symmetric(0.5)
+    model = MaskedReconstructor(UNet1d(channels=4, depth=2), th)
+    x = 2 * torch.randn(4, 1, 256)
+    y = clip(x, th)
+    out = model(y)
+    reliable = y.abs() < 0.5
+    assert torch.equal(out[reliable], y[reliable])
+    assert not torch.equal(out[~reliable], y[~reliable])
+
+
+def test_masking_dilation_widens_mask():
+    th = Thresholds.symmetric(0.5)
+    m = MaskedReconstructor(UNet1d(channels=2, depth=1), th, dilation=2)
+    y = torch.zeros(1, 1, 11)
+    y[0, 0, 5] = 0.5
+    assert m.mask(y)[0, 0].tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0]
+
+
+def test_reliable_channel_input_keeps_homogeneity_of_net():
+    th = Thresholds.symmetric(0.5)
+    model = MaskedReconstructor(UNet1d(in_channels=2, out_channels=1, channels=4, depth=2), th,
+                                reliable_channel=True).double()
+    y = clip(2 * torch.randn(2, 1, 128, dtype=torch.float64), th)
+    assert model(y).shape == y.shape
+
+
+def test_skip_mlp_homogeneous():
+    net = SkipMLP().double()
+    y = torch.randn(5, 100, dtype=torch.float64)
+    torch.testing.assert_close(net(3.0 * y), 3.0 * net(y))

@@ -1,0 +1,117 @@
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from declipbench.plugins import (PluginError, deep_merge, discover_methods, expand_variants, grid_points,
+                                 load_method, method_entries, validate_declaration)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_discovers_shipped_methods_and_skips_template():
+    methods = discover_methods()
+    assert {"identity", "supervised", "self_supervised"} <= set(methods)
+    assert "_template" not in methods and "template" not in methods
+
+
+def test_declared_variants_of_table1_methods():
+    m = discover_methods()
+    assert set(m["supervised"].variants) >= {"full", "subset5", "ei"}
+    assert set(m["self_supervised"].variants) >= {"proposed", "mc_only", "with_bias"}
+    assert m["self_supervised"].supervision == "measurements"
+    assert m["supervised"].supervision == "pairs"
+    assert m["identity"].trains is False
+
+
+def _write_method(tmp_path, decl: dict, name="mymethod"):
+    d = tmp_path / "methods" / name
+    d.mkdir(parents=True)
+    shutil.copy(ROOT / "methods" / "_template" / "method.py", d / "method.py")
+    (d / "method.yaml").write_text(yaml.safe_dump(decl))
+    return d / "method.yaml"
+
+
+def _good(name="mymethod"):
+    return {"name": name, "summary": "x", "supervision": "none", "trains": False, "modalities": ["audio"],
+            "variants": {"default": {}}}
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.pop("supervision"), "supervision"),
+    (lambda d: d.update(supervision="some"), "supervision"),
+    (lambda d: d.update(modalities=["video"]), "modalities.0"),
+    (lambda d: d.update(trains="yes"), "trains"),
+    (lambda d: d.update(variants={}), "variants"),
+    (lambda d: d.update(colour="blue"), "(top level)"),
+    (lambda d: d.update(resources={"gpu": "maybe"}), "resources.gpu"),
+])
+def test_malformed_declaration_names_file_and_field(tmp_path, mutate, field):
+    decl = _good()
+    mutate(decl)
+    path = _write_method(tmp_path, decl)
+    with pytest.raises(PluginError) as info:
+        validate_declaration(path)
+    msg = str(info.value)
+    assert str(path) in msg and repr(field) in msg
+
+
+def test_name_must_match_folder(tmp_path):
+    path = _write_method(tmp_path, _good("other"), name="mymethod")
+    with pytest.raises(PluginError, match="field 'name'.*folder"):
+        validate_declaration(path)
+
+
+def test_invalid_yaml_names_file(tmp_path):
+    path = _write_method(tmp_path, _good())
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(PluginError, match=str(path)):
+        validate_declaration(path)
+
+
+def test_defaults_filled():
+    d = validate_declaration(ROOT / "methods" / "identity" / "method.yaml")
+    assert d.env == "torch" and d.resources["gpu"] == "none"
+
+
+def test_grid_expansion_names_and_params():
+    pts = grid_points({"training.g_max": [1.5, 2], "training.alpha": [1]})
+    assert [p[0] for p in pts] == ["alpha=1,g_max=1.5", "alpha=1,g_max=2"]
+    assert pts[1][1] == {"training": {"alpha": 1, "g_max": 2}}
+
+
+def test_expand_variants_merges_declaration_config_and_grid():
+    decl = discover_methods()["self_supervised"]
+    out = dict(expand_variants(decl, {"variants": ["proposed"], "params": {"training": {"lr": 0.1}},
+                                      "grid": {"training.g_max": [3]}}, "x"))
+    assert out == {"proposed@g_max=3": {"training": {"loss": "mc_ei", "lr": 0.1, "g_max": 3}}}
+    assert decl.variant_label("proposed@g_max=3") == "Proposed SSL (g_max=3)"
+
+
+def test_unknown_variant_and_method_are_clear():
+    methods = discover_methods()
+    with pytest.raises(PluginError, match="no variant 'nope'"):
+        expand_variants(methods["supervised"], {"variants": ["nope"]}, "experiments.t")
+    with pytest.raises(PluginError, match="unknown method 'nope'"):
+        method_entries({"methods": ["nope"]}, methods, "experiments.t")
+
+
+def test_methods_all_takes_every_method_of_the_modality():
+    names = [n for n, _ in method_entries({"methods": "all", "modality": "audio"}, discover_methods(), "e")]
+    assert {"identity", "supervised", "self_supervised"} <= set(names)
+
+
+def test_deep_merge_does_not_mutate():
+    a = {"t": {"x": 1}}
+    b = deep_merge(a, {"t": {"y": 2}})
+    assert a == {"t": {"x": 1}} and b == {"t": {"x": 1, "y": 2}}
+
+
+def test_identity_returns_input():
+    from declipbench.plugins import Context
+
+    _, m = load_method("identity")
+    y = np.random.default_rng(0).standard_normal((2, 50)).astype(np.float32)
+    np.testing.assert_array_equal(m.reconstruct(y, Context({}, -1, 1)), y)
