@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from pathlib import Path
 
 from . import io
@@ -23,7 +24,8 @@ def evaluate(spec: dict, dataset: str, meas_dir: Path, recon: Path, metrics: lis
     ids = load_npy(Path(meas_dir) / "test_ids.npy")
     x_hat = io.load_arrays(recon)["x_hat"]
     rows = []
-    for i in tqdm(range(len(x)), desc=f"evaluate {spec['method']}/{spec['variant']}", mininterval=2.0,
+    for i in tqdm(range(len(x)), desc=f"evaluate {spec['method']}/{spec['variant']}",
+                  mininterval=2.0 if sys.stderr.isatty() else 30.0,
                   disable=not spec.get("progress", True)):
         for m in metrics:
             value, note = METRICS[m](x[i], x_hat[i], y[i], spec["sample_rate"])

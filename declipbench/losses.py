@@ -57,7 +57,8 @@ def sample_gains(n: int, g_min: float, g_max: float, distribution: str, generato
 
 
 def ei_loss(x_hat: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], th: Thresholds,
-            gains: torch.Tensor, stop_gradient: bool = False, reduction: str = "mean") -> torch.Tensor:
+            gains: torch.Tensor, stop_gradient: bool = False, reduction: str = "mean",
+            sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Amplitude equivariance loss (eq. 11) for one draw of gains per item.
 
     ``x_hat`` has the batch on its first axis; ``gains`` has one value per item. Gradients flow through
@@ -68,7 +69,18 @@ def ei_loss(x_hat: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], th: 
     if stop_gradient:
         x_g = x_g.detach()
     x_g_hat = f(clip(x_g, th))
-    return _reduce((x_g - x_g_hat) ** 2, reduction)
+    err = (x_g - x_g_hat) ** 2
+    if sample_weight is not None:
+        err = err * sample_weight
+    return _reduce(err, reduction)
+
+
+def ei_target_weights(y: torch.Tensor, th: Thresholds, core_weight: float) -> torch.Tensor:
+    """Per-sample weights of the EI residual: 1 where ``y`` is reliable (the target ``g x_hat = g y`` is
+    measured data), ``core_weight`` where ``y`` is clipped (the target is the network's own estimate).
+    ``core_weight = 1`` is eq. 11 as published."""
+    reliable, _, _ = masks(y, th)
+    return torch.where(reliable, torch.ones_like(y), torch.full_like(y, float(core_weight)))
 
 
 def supervised_loss(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

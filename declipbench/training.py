@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -25,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from . import io
-from .losses import ei_loss, mc_loss, sample_gains, supervised_loss
+from .losses import ei_loss, ei_target_weights, mc_loss, sample_gains, supervised_loss
 from .physics import Thresholds
 
 LOSSES = ("supervised", "supervised_ei", "mc", "mc_ei")
@@ -50,6 +51,9 @@ class TrainSettings:
     # none: plain means over samples (the paper); energy: each item's loss divided by the mean energy of
     # its measurement y (observed, so still self-supervised), making the loss scale-invariant like SDR
     item_weighting: str = "none"
+    # weight of the EI residual on samples clipped in y, whose target is the network's own estimate
+    # (1: eq. 11 as published; 0: only targets that are measured data)
+    ei_core_weight: float = 1.0
     subset_fraction: float = 1.0  # fraction of training pairs used (Supervised 5%: 0.05), fixed by seed
     grad_clip: float | None = 1.0
     val_batch_size: int = 16
@@ -88,6 +92,8 @@ class TrainSettings:
             bad("g_max", f"need 0 < g_min <= g_max (g_min={self.g_min})")
         if self.alpha < 0:
             bad("alpha", "must be >= 0")
+        if not 0 <= self.ei_core_weight <= 1:
+            bad("ei_core_weight", "must be in [0, 1]")
         if self.item_weighting not in ("none", "energy"):
             bad("item_weighting", "must be 'none' or 'energy'")
 
@@ -141,19 +147,18 @@ def _lr_at(s: TrainSettings, epoch: int) -> float:
     return s.lr * (s.lr_final_factor + (1 - s.lr_final_factor) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _crop(batch_idx: torch.Tensor, data: torch.Tensor, crop: int | None, gen: torch.Generator) -> torch.Tensor:
-    if crop is None or crop >= data.shape[-1]:
-        return batch_idx, None
-    starts = torch.randint(0, data.shape[-1] - crop + 1, (len(batch_idx),), generator=gen)
-    return batch_idx, starts
+def _crop_starts(n: int, length: int, crop: int | None, gen: torch.Generator) -> torch.Tensor | None:
+    """Random start of a crop for each of ``n`` items (``None``: whole items)."""
+    if crop is None or crop >= length:
+        return None
+    return torch.randint(0, length - crop + 1, (n,), generator=gen)
 
 
-def _take(data: torch.Tensor, idx: torch.Tensor, starts, crop) -> torch.Tensor:
+def _take(data: torch.Tensor, idx: torch.Tensor, starts: torch.Tensor | None, crop: int | None) -> torch.Tensor:
     rows = data[idx]
     if starts is None:
         return rows
-    ar = torch.arange(crop)
-    return torch.gather(rows, 1, starts[:, None] + ar[None, :])
+    return torch.gather(rows, 1, starts[:, None] + torch.arange(crop)[None, :])
 
 
 def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str | Path,
@@ -206,7 +211,6 @@ def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str |
         start_epoch = int(ckpt["epoch"]) + 1
         log.info("resuming %s from epoch %d/%d", ckpt_path, start_epoch + 1, s.epochs)
 
-    f = model
     log.info("training %s: %d items (of %d), device %s, %d epochs x %d steps, batch %d",
              s.loss, len(y_tr), len(y_train), device, s.epochs, s.steps_per_epoch, s.batch_size)
     for epoch in range(start_epoch, s.epochs):
@@ -216,13 +220,14 @@ def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str |
         model.train()
         t0 = time.time()
         sums = {"loss": 0.0, "mc": 0.0, "ei": 0.0, "sup": 0.0}
+        # a live bar on a terminal; in a job's log file one line every 30 s
         bar = tqdm(range(s.steps_per_epoch), desc=f"epoch {epoch + 1}/{s.epochs}", disable=not progress,
-                   leave=False, mininterval=2.0)
+                   leave=False, mininterval=2.0 if sys.stderr.isatty() else 30.0)
         for _ in bar:
             idx = torch.randint(0, len(y_tr), (s.batch_size,), generator=gen)
-            idx, starts = _crop(idx, y_tr, s.crop, gen)
+            starts = _crop_starts(len(idx), y_tr.shape[-1], s.crop, gen)
             yb = _take(y_tr, idx, starts, s.crop).unsqueeze(1).to(device)
-            x_hat = f(yb)
+            x_hat = model(yb)
             if s.item_weighting == "energy":
                 w = 1.0 / yb.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)
                 w = w / w.mean()
@@ -237,7 +242,8 @@ def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str |
             loss = sum(terms.values())
             if s.loss.endswith("_ei") and s.alpha > 0:
                 g = sample_gains(len(idx), s.g_min, s.g_max, s.g_distribution, gen, device=device)
-                ei = ei_loss(x_hat, f, th, g, stop_gradient=s.ei_stop_gradient, reduction="item")
+                sw = None if s.ei_core_weight == 1.0 else ei_target_weights(yb, th, s.ei_core_weight)
+                ei = ei_loss(x_hat, model, th, g, stop_gradient=s.ei_stop_gradient, reduction="item", sample_weight=sw)
                 terms["ei"] = (w * ei).mean()
                 loss = loss + s.alpha * terms["ei"]
             opt.zero_grad(set_to_none=True)
@@ -250,7 +256,7 @@ def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str |
             sums["loss"] += loss.item()
             for k, v in terms.items():
                 sums[k] += v.item()
-            bar.set_postfix(loss=f"{loss.item():.3g}")
+            bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
         row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - t0, 3),
                "items_per_s": round(s.steps_per_epoch * s.batch_size / max(time.time() - t0, 1e-9), 2)}
         row.update({f"train_{k}": v / s.steps_per_epoch for k, v in sums.items()})

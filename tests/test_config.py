@@ -43,9 +43,13 @@ def test_plan_and_spec_of_demo():
     jobs = plan(c)
     names = [(j.method, j.variant) for j in jobs]
     assert names == [("identity", "default"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
-                     ("self_supervised", "proposed"), ("self_supervised", "mc_only"), ("self_supervised", "with_bias")]
-    s = job_spec(c, "table1", "self_supervised", "with_bias", 0)
+                     ("self_supervised", "proposed_mt"), ("self_supervised", "mc_only"),
+                     ("self_supervised", "with_bias_mt")]
+    s = job_spec(c, "table1", "self_supervised", "with_bias_mt", 0)
     assert s["params"]["network"]["bias"] is True and s["params"]["training"]["loss"] == "mc_ei"
+    assert s["params"]["training"]["ei_core_weight"] == 0.0
+    claim = load_config(ROOT / "config" / "claim.yaml")
+    assert "ei_core_weight" not in job_spec(claim, "table1", "self_supervised", "proposed", 0)["params"]["training"]
     assert s["params"]["network"]["channels"] == c["experiments"]["table1"]["method_defaults"]["network"]["channels"]
     assert s["supervision"] == "measurements" and s["tau"] == 0.1
 

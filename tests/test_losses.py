@@ -86,3 +86,27 @@ def test_sample_gains_ranges_and_seed():
     assert torch.log(lg).mean().item() == pytest.approx(np.log(4.0) / 2, abs=0.03)
     with pytest.raises(ValueError, match="unknown gain distribution"):
         sample_gains(3, 1, 2, "gaussian", torch.Generator())
+
+
+def test_ei_target_weights_and_weighted_residual():
+    from declipbench.losses import ei_target_weights
+
+    y = torch.tensor([[0.5, 1.0, -1.0, 0.2]])
+    w = ei_target_weights(y, TH, 0.25)
+    torch.testing.assert_close(w, torch.tensor([[1.0, 0.25, 0.25, 1.0]]))
+    # weight 0 on the clipped samples: only residuals whose target is measured data count
+    x_hat = torch.tensor([[0.8, 3.0, -1.0, 0.2]])
+    g = torch.tensor([2.0])
+    full = ei_loss(x_hat, lambda v: v, TH, g, reduction="item")
+    kept = ei_loss(x_hat, lambda v: v, TH, g, reduction="item", sample_weight=ei_target_weights(y, TH, 0.0))
+    # g x = [1.6, 6, -2, 0.4]; identity f returns eta: residuals [0.6, 5, -1, 0]
+    assert full.item() == pytest.approx((0.36 + 25 + 1) / 4)
+    assert kept.item() == pytest.approx(0.36 / 4)
+
+
+def test_item_reduction_matches_mean():
+    y = torch.tensor([[0.5, 1.0], [0.2, -1.0]])
+    x_hat = torch.tensor([[0.7, 0.6], [0.1, -0.5]])
+    per_item = mc_loss(x_hat, y, TH, reduction="item")
+    assert per_item.shape == (2,)
+    assert per_item.mean().item() == pytest.approx(mc_loss(x_hat, y, TH).item())

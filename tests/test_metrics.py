@@ -70,3 +70,27 @@ def test_all_missing_column_does_not_crash():
     summary = summarise(_rows([None, None]), ["sdr"])
     assert math.isnan(summary[0]["sdr_mean"]) and summary[0]["sdr_missing"] == 2
     assert "–" in to_markdown(summary, ["sdr"])
+
+
+def test_nan_reconstruction_is_flagged_through_evaluate_and_table(tmp_path):
+    from declipbench import io, steps
+    from declipbench.evaluate import evaluate
+    from declipbench.tables import write_tables
+
+    x = np.stack([_tone(0.5, f) for f in (300.0, 500.0, 700.0)])
+    for split in ("train", "val", "test"):
+        steps.save_npy(tmp_path / "data" / f"{split}.npy", x)
+    steps.measure(tmp_path / "data", tmp_path / "meas", tau=0.1)
+    x_hat = np.clip(x, -0.1, 0.1)
+    x_hat[1, 100] = np.inf
+    np.savez(tmp_path / "rec.npz", x_hat=x_hat)
+    spec = {"experiment": "t", "method": "m", "variant": "v", "label": "M", "seed": 0, "sample_rate": SR,
+            "progress": False}
+    evaluate(spec, "d", tmp_path / "meas", tmp_path / "rec.npz", ["sdr", "pesq"], tmp_path / "m.csv")
+    rows = io.read_csv(tmp_path / "m.csv")
+    flagged = [r for r in rows if r["note"]]
+    assert len(flagged) == 2 and all(r["item"] == "1" and "nonfinite" in r["note"] for r in flagged)
+    summary = write_tables([tmp_path / "m.csv"], ["sdr", "pesq"], tmp_path / "t", tmp_path / "all.csv")
+    assert summary[0]["sdr_n"] == 2 and summary[0]["sdr_missing"] == 1
+    assert math.isfinite(summary[0]["sdr_mean"])
+    assert "(1 missing)" in (tmp_path / "t.md").read_text()

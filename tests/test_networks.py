@@ -84,3 +84,18 @@ def test_skip_mlp_homogeneous():
     net = SkipMLP().double()
     y = torch.randn(5, 100, dtype=torch.float64)
     torch.testing.assert_close(net(3.0 * y), 3.0 * net(y))
+
+
+@pytest.mark.parametrize("lam", [0.3, 7.0])
+def test_consistent_output_is_measurement_consistent_and_homogeneous(lam):
+    th = Thresholds.symmetric(0.5)
+    model = MaskedReconstructor(UNet1d(channels=4, depth=2), th, consistent=True).double()
+    y = clip(2 * torch.randn(3, 1, 200, dtype=torch.float64), th)
+    out = model(y)
+    torch.testing.assert_close(clip(out, th), y)  # eta(x_hat) = y by construction
+    hi, lo = y >= 0.5, y <= -0.5
+    assert torch.all(out[hi] >= 0.5) and torch.all(out[lo] <= -0.5)
+    # the network part stays homogeneous: scaling y and tau together scales the output
+    th2 = Thresholds.symmetric(0.5 * lam)
+    model2 = MaskedReconstructor(model.net, th2, consistent=True)
+    torch.testing.assert_close(model2(lam * y), lam * out)

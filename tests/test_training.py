@@ -123,7 +123,7 @@ def test_subset_is_fixed_and_sized():
 
 
 @pytest.mark.parametrize("field, value", [("loss", "magic"), ("epochs", 0), ("lr", -1.0), ("subset_fraction", 0.0),
-                                          ("g_max", 0.5)])
+                                          ("g_max", 0.5), ("ei_core_weight", 1.5), ("item_weighting", "loudness")])
 def test_bad_training_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"training.{field}"):
         TrainSettings.from_dict({field: value})

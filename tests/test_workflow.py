@@ -15,7 +15,8 @@ COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "
                                      ".pytest_cache", "data")
 
 
-@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/claim.yaml"])
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/claim.yaml",
+                                        "config/sweep.yaml"])
 def test_dry_run(configfile):
     out = snakemake("-n", "--configfile", configfile).stdout
     for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure"):
@@ -26,7 +27,9 @@ def test_dry_run_paper_config_is_not_merged_with_demo():
     out = snakemake("-n", "-p", "--configfile", "config/paper.yaml").stdout
     assert "synth_music" not in out and "results/paper/" in out
     specs = [json.loads(m) for m in re.findall(r"--spec '(\{.*?\})'", out)]
-    assert specs and all(s["params"]["network"] == {"channels": 64, "depth": 5} for s in specs)
+    for s in specs:  # the paper's network, nothing of the demo's (no channel cap, no 8 channels)
+        expected = {"channels": 64, "depth": 5, **({"bias": True} if "bias" in s["variant"] else {})}
+        assert s["params"]["network"] == expected, s["variant"]
     assert {s["label"] for s in specs} >= {"Identity", "Supervised", "Supervised 5%", "Supervised + EI",
                                            "Proposed SSL", "MC only", "Proposed with bias"}
 
@@ -72,8 +75,9 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tmp_path):
     run = repo / "results" / "tiny"
     table = list(csv.DictReader(open(run / "tables" / "table1.csv")))
     labels = [r["label"] for r in table]
-    assert labels == ["Identity", "Supervised", "Supervised 5%", "Supervised + EI", "Proposed SSL", "MC only",
-                      "Proposed with bias", "My declipper"]
+    assert labels == ["Identity", "Supervised", "Supervised 5%", "Supervised + EI", "Proposed SSL",
+                      "Proposed SSL (EI on measured targets)", "MC only",
+                      "Proposed with bias (EI on measured targets)", "My declipper"]
     for r in table:
         for m in ("sdr", "delta_sdr", "pesq"):
             assert r[f"{m}_n"] != "0", (r["label"], m)
@@ -88,7 +92,7 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tmp_path):
     rows = list(csv.DictReader(open(run / "metrics" / "table1.csv")))
     assert set(rows[0]) >= {"method", "variant", "seed", "dataset", "item", "metric", "value"}
     n_test = json.loads((run / "measurements" / "table1" / "manifest.json").read_text())["splits"]["test"]["items_kept"]
-    assert len(rows) == 8 * n_test * 3
+    assert len(rows) == 9 * n_test * 3
     # every rule logged, benchmarks written for the costly ones
     for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure"):
         assert list((run / "logs" / rule).rglob("*.log")), rule
