@@ -2,7 +2,7 @@
 #   download -> prepare -> measure -> train -> reconstruct -> evaluate -> tables / figures
 # Rules live in workflow/rules/; the config is validated against workflow/schemas/config.schema.yaml.
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9")
 
@@ -13,8 +13,9 @@ if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 
-
-validate(config, "workflow/schemas/config.schema.yaml")
+# The config is validated against workflow/schemas/config.schema.yaml in workflow/rules/common.smk
+# (declipbench.config.validate_config): schema, defaults, and references to methods and datasets, with
+# errors that name the field, e.g. "experiments.table1.tau: 0 is less than or equal to the minimum of 0".
 
 
 include: "workflow/rules/common.smk"

@@ -11,8 +11,9 @@ shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:
 from declipbench.config import ConfigError, job_spec, plan, validate_config
 from declipbench.plugins import discover_methods
 
+CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"
 try:
-    CFG = validate_config(config, "config")
+    CFG = validate_config(config, CONFIG_SOURCE)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
