@@ -62,7 +62,7 @@ def segment_file(path: Path, sample_rate: int, seg_len: int, max_segments: int |
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None, files_by_split=None) -> dict:
-    from declipbench.steps import save_npy
+    from declipbench.io import save_npy
 
     p = {**DEFAULTS, **params}
     if files_by_split is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .schema import errors, fill_defaults, load_schema
 from .plugins import (ROOT, PluginError, deep_merge, discover_datasets, discover_methods,
                       expand_variants, method_entries)
 
@@ -23,40 +24,13 @@ class ConfigError(ValueError):
     pass
 
 
-def _fill(schema: dict, obj):
-    """Fill defaults of ``properties`` and of ``additionalProperties`` maps (jsonschema does not)."""
-    if not isinstance(obj, dict):
-        return
-    for key, sub in (schema.get("properties") or {}).items():
-        if key not in obj and "default" in sub:
-            obj[key] = copy.deepcopy(sub["default"])
-        if key in obj:
-            _fill(sub, obj[key])
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):
-        for key, value in obj.items():
-            if key not in (schema.get("properties") or {}):
-                _fill(extra, value)
-
-
 def validate_config(config: dict, source: str = "config") -> dict:
-    import jsonschema
-
-    with open(CONFIG_SCHEMA) as fh:
-        schema = yaml.safe_load(fh)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = []
-        for e in errors[:5]:
-            where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-            msg = e.message
-            if e.validator == "oneOf" and e.context:
-                msg = "; ".join(sorted({c.message for c in e.context}))
-            lines.append(f"  {where}: {msg}")
-        raise ConfigError(f"invalid configuration {source}:\n" + "\n".join(lines))
+    schema = load_schema(CONFIG_SCHEMA)
+    problems = errors(schema, config)
+    if problems:
+        raise ConfigError(f"invalid configuration {source}:\n" + "\n".join(f"  {p}" for p in problems))
     config = copy.deepcopy(config)
-    _fill(schema, config)
+    fill_defaults(schema, config)
     check_references(config, source)
     return config
 

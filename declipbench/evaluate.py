@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import io
-from .steps import load_npy, load_split
+from .steps import load_split
 from .tables import METRIC_FIELDS
 
 log = logging.getLogger("declipbench")
@@ -21,7 +21,7 @@ def evaluate(spec: dict, dataset: str, meas_dir: Path, recon: Path, metrics: lis
     from .metrics import METRICS
 
     y, x = load_split(meas_dir, "test", with_x=True)
-    ids = load_npy(Path(meas_dir) / "test_ids.npy")
+    ids = io.load_npy(Path(meas_dir) / "test_ids.npy")
     x_hat = io.load_arrays(recon)["x_hat"]
     rows = []
     for i in tqdm(range(len(x)), desc=f"evaluate {spec['method']}/{spec['variant']}",

@@ -61,6 +61,21 @@ def save_arrays(path, **arrays) -> None:
         np.savez(tmp, **arrays)
 
 
+def save_npy(path, arr: np.ndarray) -> None:
+    """One array to ``.npy`` atomically (memory-mappable for fast training reads)."""
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, arr)
+
+
+def load_npy(path, mmap: bool = True) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # corrupt or truncated file
+        raise ValueError(f"cannot read array file {path}: {exc}") from exc
+
+
 def load_arrays(path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:

@@ -13,13 +13,15 @@ import importlib.util
 import itertools
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
+
+from .schema import errors, fill_defaults, load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 METHOD_SCHEMA = ROOT / "workflow" / "schemas" / "method.schema.yaml"
@@ -112,31 +114,19 @@ def _load_yaml(path: Path) -> Any:
 
 @lru_cache(maxsize=None)
 def _method_schema() -> dict:
-    return _load_yaml(METHOD_SCHEMA)
-
-
-def _fill_defaults(schema: dict, obj: dict) -> None:
-    for key, sub in (schema.get("properties") or {}).items():
-        if key not in obj and "default" in sub:
-            obj[key] = copy.deepcopy(sub["default"])
-        if isinstance(obj.get(key), dict) and sub.get("type") == "object":
-            _fill_defaults(sub, obj[key])
+    return load_schema(METHOD_SCHEMA)
 
 
 def validate_declaration(path: Path) -> Declaration:
-    import jsonschema
-
     path = Path(path)
     data = _load_yaml(path)
     if not isinstance(data, dict):
         raise PluginError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
-    validator = jsonschema.Draft202012Validator(_method_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        field_name = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-        raise PluginError(f"{path}: field {field_name!r}: {e.message}")
-    _fill_defaults(_method_schema(), data)
+    problems = errors(_method_schema(), data, limit=1)
+    if problems:
+        field_name, _, message = problems[0].partition(": ")
+        raise PluginError(f"{path}: field {field_name!r}: {message}")
+    fill_defaults(_method_schema(), data)
     folder = path.parent.name
     if data["name"] != folder:
         raise PluginError(f"{path}: field 'name': {data['name']!r} must equal the folder name {folder!r}")

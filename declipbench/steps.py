@@ -39,26 +39,12 @@ def prepare(dataset_module: str, params: dict, out_dir: Path, data_dir: Path | N
         for split, count in p["splits"].items():
             log.info("generating %d %s segments", count, split)
             x = mod.generate(p, split, int(count))
-            save_npy(out_dir / f"{split}.npy", x)
+            io.save_npy(out_dir / f"{split}.npy", x)
             manifest["splits"][split] = {"items": int(len(x)), "samples": int(x.shape[-1]),
                                          "seconds": float(x.size / p["sample_rate"])}
     manifest["seconds_to_prepare"] = round(time.time() - t0, 2)
     io.write_json(out_dir / "manifest.json", manifest)
     return manifest
-
-
-def save_npy(path: Path, arr: np.ndarray) -> None:
-    with io.atomic_path(path, suffix=".npy") as tmp:
-        np.save(tmp, arr)
-
-
-def load_npy(path: Path, mmap: bool = True) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ValueError(f"cannot read array file {path}: {exc}") from exc
 
 
 # ------------------------------------------------------------------------------------------ measure
@@ -73,7 +59,7 @@ def measure(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: bool = Tr
     manifest = {"tau": tau, "drop_unclipped": drop_unclipped, "max_items": max_items or {}, "splits": {}}
     for split in SPLITS:
         path = Path(data_dir) / f"{split}.npy"
-        x = np.asarray(load_npy(path), dtype=np.float32)
+        x = np.asarray(io.load_npy(path), dtype=np.float32)
         if x.ndim != 2:
             raise ValueError(f"{path}: expected items x samples, got shape {x.shape}")
         finite = np.all(np.isfinite(x), axis=1)
@@ -88,9 +74,9 @@ def measure(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: bool = Tr
         else:
             keep_all = keep
         ids = np.flatnonzero(keep)
-        save_npy(Path(out_dir) / f"{split}_x.npy", x[keep])
-        save_npy(Path(out_dir) / f"{split}_y.npy", y[keep])
-        save_npy(Path(out_dir) / f"{split}_ids.npy", ids)
+        io.save_npy(Path(out_dir) / f"{split}_x.npy", x[keep])
+        io.save_npy(Path(out_dir) / f"{split}_y.npy", y[keep])
+        io.save_npy(Path(out_dir) / f"{split}_ids.npy", ids)
         yk, xk = y[keep], x[keep]
         in_sdr = [10 * math.log10(np.sum(a.astype(np.float64) ** 2) / max(np.sum((a - b).astype(np.float64) ** 2), 1e-30))
                   for a, b in zip(xk, yk)]
@@ -110,8 +96,8 @@ def measure(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: bool = Tr
 
 
 def load_split(meas_dir: Path, split: str, with_x: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    y = np.asarray(load_npy(Path(meas_dir) / f"{split}_y.npy"))
-    x = np.asarray(load_npy(Path(meas_dir) / f"{split}_x.npy")) if with_x else None
+    y = np.asarray(io.load_npy(Path(meas_dir) / f"{split}_y.npy"))
+    x = np.asarray(io.load_npy(Path(meas_dir) / f"{split}_x.npy")) if with_x else None
     return y, x
 
 
@@ -153,5 +139,4 @@ def reconstruct(spec: dict, meas_dir: Path, model_dir: Path | None, out: Path) -
     if bad:
         log.warning("%d of %d reconstructions contain NaN or Inf; they are flagged in the metrics", bad, len(x_hat))
     log.info("reconstructed %d items in %.2f s (%.3f s/item)", len(y), seconds, seconds / max(len(y), 1))
-    with io.atomic_path(out, suffix=".npz") as tmp:
-        np.savez(tmp, x_hat=x_hat.astype(np.float32), seconds=np.float64(seconds))
+    io.save_arrays(out, x_hat=x_hat.astype(np.float32), seconds=np.float64(seconds))

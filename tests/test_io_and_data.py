@@ -43,7 +43,7 @@ def test_corrupt_array_file_error_names_the_file(tmp_path):
     bad = tmp_path / "train.npy"
     bad.write_bytes(b"\x93NUMPY garbage")
     with pytest.raises(ValueError, match="train.npy"):
-        steps.load_npy(bad)
+        io.load_npy(bad)
 
 
 def test_synthetic_music_is_deterministic_order_free_and_scale_spread():
@@ -65,7 +65,7 @@ def test_measure_drops_unclipped_and_nonfinite_items_and_caps(tmp_path):
     x = np.zeros((6, 100), np.float32)
     x[:, 50] = [0.05, 0.5, 0.5, 0.5, 0.5, np.nan]  # item 0 never clips, item 5 is corrupt
     for split in ("train", "val", "test"):
-        steps.save_npy(data / f"{split}.npy", x)
+        io.save_npy(data / f"{split}.npy", x)
     m = steps.measure(data, tmp_path / "meas", tau=0.1, max_items={"test": 2})
     assert m["splits"]["train"]["items_kept"] == 4
     assert m["splits"]["train"]["dropped_unclipped"] == 1 and m["splits"]["train"]["dropped_nonfinite"] == 1

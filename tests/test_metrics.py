@@ -79,7 +79,7 @@ def test_nan_reconstruction_is_flagged_through_evaluate_and_table(tmp_path):
 
     x = np.stack([_tone(0.5, f) for f in (300.0, 500.0, 700.0)])
     for split in ("train", "val", "test"):
-        steps.save_npy(tmp_path / "data" / f"{split}.npy", x)
+        io.save_npy(tmp_path / "data" / f"{split}.npy", x)
     steps.measure(tmp_path / "data", tmp_path / "meas", tau=0.1)
     x_hat = np.clip(x, -0.1, 0.1)
     x_hat[1, 100] = np.inf
