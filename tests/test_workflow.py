@@ -18,13 +18,14 @@ COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/claim.yaml",
                                         "config/sweep.yaml"])
 def test_dry_run(configfile):
-    out = snakemake("-n", "--configfile", configfile).stdout
+    # --forceall: the whole DAG even where a previous run (say `make demo`) left its results
+    out = snakemake("-n", "--forceall", "--configfile", configfile).stdout
     for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure"):
         assert re.search(rf"^{rule}\s+\d+", out, re.M), rule
 
 
 def test_dry_run_paper_config_is_not_merged_with_demo():
-    out = snakemake("-n", "-p", "--configfile", "config/paper.yaml").stdout
+    out = snakemake("-n", "-p", "--forceall", "--configfile", "config/paper.yaml").stdout
     assert "synth_music" not in out and "results/paper/" in out
     specs = [json.loads(m) for m in re.findall(r"--spec '(\{.*?\})'", out)]
     for s in specs:  # the paper's network, nothing of the demo's (no channel cap, no 8 channels)
