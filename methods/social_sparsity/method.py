@@ -5,6 +5,7 @@ import torch
 
 from declipbench.plugins import Context, Method
 from declipbench.sparsity import declip, default_lambdas
+from declipbench.training import pick_device
 
 
 def _lambdas(spec):
@@ -13,12 +14,6 @@ def _lambdas(spec):
     if isinstance(spec, dict):
         return default_lambdas(float(spec.get("start", -1)), float(spec.get("stop", -4)), int(spec.get("num", 20)))
     return [float(v) for v in spec]
-
-
-def _device(name: str) -> str:
-    if name in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 class SocialSparsity(Method):
@@ -32,7 +27,7 @@ class SocialSparsity(Method):
         kw = dict(window=p.get("window"), hop=p.get("hop"), channels=p.get("channels"),
                   sample_rate=int(p.get("sample_rate", 22050)), lambdas=_lambdas(p.get("lambdas")),
                   max_iter=int(p.get("max_iter", 500)), tol=float(p.get("tol", 1e-4)),
-                  shrinkage=str(p.get("shrinkage", "pew")), device=_device(ctx.device))
+                  shrinkage=str(p.get("shrinkage", "pew")), device=pick_device(ctx.device or "auto"))
         tau = float(ctx.tau_high)
         batch = max(1, int(p.get("batch", 8)))
         out = np.empty_like(y)
