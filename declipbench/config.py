@@ -32,6 +32,12 @@ def validate_config(config: dict, source: str = "config") -> dict:
     config = copy.deepcopy(config)
     fill_defaults(schema, config)
     check_references(config, source)
+    from .survey import SurveyError, check_surveys
+
+    try:
+        check_surveys(config, source)
+    except SurveyError as exc:
+        raise ConfigError(str(exc)) from exc
     return config
 
 
@@ -47,6 +53,12 @@ def check_references(config: dict, source: str = "config") -> None:
         if exp["dataset"] not in config["datasets"]:
             raise ConfigError(f"{source}: {where}.dataset: unknown dataset {exp['dataset']!r}; "
                               f"defined under datasets: {sorted(config['datasets'])}")
+        for ts in exp.get("test_sets") or []:
+            if ts not in config["datasets"]:
+                raise ConfigError(f"{source}: {where}.test_sets: unknown dataset {ts!r}; "
+                                  f"defined under datasets: {sorted(config['datasets'])}")
+            if ts == exp["dataset"]:
+                raise ConfigError(f"{source}: {where}.test_sets: {ts!r} is already the experiment's dataset")
         try:
             for m, opts in method_entries(exp, methods, where):
                 expand_variants(methods[m], opts, f"{where}.methods.{m}")
@@ -99,7 +111,26 @@ def job_spec(config: dict, experiment: str, method: str, variant: str, seed: int
         "trains": bool(methods[method].trains), "modality": exp["modality"], "tau": float(exp["tau"]),
         "sample_rate": int(exp["sample_rate"]), "params": params, "device": config["device"],
         "threads": config["threads"], "progress": config["progress"],
+        **({"extra_train_measurements": extra} if (extra := extra_train_measurements(config, experiment, method)) else {}),
     }
+
+
+def experiment_test_sets(config: dict, experiment: str) -> list[str]:
+    """The extra test datasets of an experiment (``test_sets``; Table 2's speech)."""
+    return list(config["experiments"][experiment].get("test_sets") or [])
+
+
+def extra_train_measurements(config: dict, experiment: str, method: str) -> list[str]:
+    """Measurement folders whose *test* measurements a method also trains on (Table 2's SSL), else [].
+
+    Only for experiments with ``train_on_test_measurements`` and methods declaring ``supervision:
+    measurements``: they never see a clean signal, so the test measurements are fair training data.
+    """
+    exp = config["experiments"][experiment]
+    if not exp.get("train_on_test_measurements") or discover_methods()[method].supervision != "measurements":
+        return []
+    base = f"{config['results_dir']}/{config['run']}/measurements/{experiment}"
+    return [base] + [f"{base}/test_sets/{ts}" for ts in experiment_test_sets(config, experiment)]
 
 
 def spec_json(config: dict, experiment: str, method: str, variant: str, seed: int) -> str:

@@ -55,16 +55,33 @@ def measure(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: bool = Tr
     ``max_items`` caps a split (e.g. ``{"test": 100}``): the kept items are a seeded random choice among
     the clipped ones, in their original order.
     """
+    from .segments import SegmentWriter, iter_npy_rows, npy_shape
+
+    if io.load_npy(Path(data_dir) / "test.npy").ndim == 4:  # images (issue 5): the virtual camera
+        from .hdr import measure_images
+
+        return measure_images(data_dir, out_dir, tau, drop_unclipped, max_items, seed)
     th = Thresholds.symmetric(tau)
     manifest = {"tau": tau, "drop_unclipped": drop_unclipped, "max_items": max_items or {}, "splits": {}}
+    chunk = 256  # items per block, read with plain file reads: a split is never in memory whole
     for split in SPLITS:
         path = Path(data_dir) / f"{split}.npy"
-        x = np.asarray(io.load_npy(path), dtype=np.float32)
-        if x.ndim != 2:
-            raise ValueError(f"{path}: expected items x samples, got shape {x.shape}")
-        finite = np.all(np.isfinite(x), axis=1)
-        y = clip(x, th)
-        keep = finite & (has_clipping(y, th) if drop_unclipped else True)
+        try:
+            shape, _ = npy_shape(path)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # corrupt or truncated file
+            raise ValueError(f"cannot read array file {path}: {exc}") from exc
+        if len(shape) != 2:
+            raise ValueError(f"{path}: expected items x samples, got shape {shape}")
+        n_items, width = shape
+        finite = np.zeros(n_items, bool)
+        clipped = np.zeros(n_items, bool)
+        for i, xb in zip(range(0, n_items, chunk), iter_npy_rows(path, chunk)):
+            xb = xb.astype(np.float32, copy=False)
+            finite[i: i + len(xb)] = np.all(np.isfinite(xb), axis=1)
+            clipped[i: i + len(xb)] = has_clipping(clip(xb, th), th)
+        keep = finite & (clipped if drop_unclipped else True)
         cap = (max_items or {}).get(split)
         if cap is not None and keep.sum() > cap:
             chosen = np.random.default_rng([seed, 7]).choice(np.flatnonzero(keep), size=int(cap), replace=False)
@@ -74,22 +91,33 @@ def measure(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: bool = Tr
         else:
             keep_all = keep
         ids = np.flatnonzero(keep)
-        io.save_npy(Path(out_dir) / f"{split}_x.npy", x[keep])
-        io.save_npy(Path(out_dir) / f"{split}_y.npy", y[keep])
+        in_sdr, n_clipped_samples = [], 0
+        with SegmentWriter(Path(out_dir) / f"{split}_x.npy", len(ids), width) as wx, \
+                SegmentWriter(Path(out_dir) / f"{split}_y.npy", len(ids), width) as wy:
+            for i, xb in zip(range(0, n_items, chunk), iter_npy_rows(path, chunk)):
+                sel = keep[i: i + len(xb)]
+                if not sel.any():
+                    continue
+                xk = xb.astype(np.float32, copy=False)[sel]
+                yk = clip(xk, th)
+                wx.append(xk)
+                wy.append(yk)
+                n_clipped_samples += int(np.count_nonzero(np.abs(yk) >= tau))
+                in_sdr += [10 * math.log10(np.sum(a.astype(np.float64) ** 2) / max(np.sum((a - b).astype(np.float64) ** 2), 1e-30))
+                           for a, b in zip(xk, yk)]
+            wx.close()
+            wy.close()
         io.save_npy(Path(out_dir) / f"{split}_ids.npy", ids)
-        yk, xk = y[keep], x[keep]
-        in_sdr = [10 * math.log10(np.sum(a.astype(np.float64) ** 2) / max(np.sum((a - b).astype(np.float64) ** 2), 1e-30))
-                  for a, b in zip(xk, yk)]
         manifest["splits"][split] = {
-            "items_in": int(len(x)), "items_kept": int(keep.sum()),
+            "items_in": int(n_items), "items_kept": int(keep.sum()),
             "dropped_unclipped": int((finite & ~keep_all).sum()), "dropped_nonfinite": int((~finite).sum()),
             "dropped_over_cap": int((keep_all & ~keep).sum()),
-            "clipped_fraction_mean": float(np.mean(np.abs(yk) >= tau)) if len(yk) else 0.0,
+            "clipped_fraction_mean": float(n_clipped_samples / (len(ids) * width)) if len(ids) else 0.0,
             "input_sdr_mean": float(np.mean(in_sdr)) if in_sdr else math.nan,
             "input_sdr_median": float(np.median(in_sdr)) if in_sdr else math.nan,
         }
         log.info("%s: kept %d of %d segments (dropped %d without clipping, %d non-finite); input SDR median %.2f dB",
-                 split, keep.sum(), len(x), manifest["splits"][split]["dropped_unclipped"], (~finite).sum(),
+                 split, keep.sum(), n_items, manifest["splits"][split]["dropped_unclipped"], (~finite).sum(),
                  manifest["splits"][split]["input_sdr_median"])
     io.write_json(Path(out_dir) / "manifest.json", manifest)
     return manifest
@@ -107,7 +135,7 @@ def _context(spec: dict, workdir: Path | None):
 
     return Context(params=spec["params"], tau_low=-spec["tau"], tau_high=spec["tau"], seed=spec["seed"],
                    workdir=workdir, device=spec["device"], threads=spec.get("threads"),
-                   progress=spec.get("progress", True))
+                   progress=spec.get("progress", True), sample_rate=spec.get("sample_rate"))
 
 
 def train(spec: dict, meas_dir: Path, model_dir: Path) -> None:
@@ -116,6 +144,20 @@ def train(spec: dict, meas_dir: Path, model_dir: Path) -> None:
     decl, method = load_method(spec["method"])
     pairs = decl.supervision == "pairs"
     y_tr, x_tr = load_split(meas_dir, "train", with_x=pairs)
+    extra = spec.get("extra_train_measurements") or []
+    if extra:  # Table 2: a measurements-only method also learns from clipped test measurements
+        if decl.supervision != "measurements":
+            raise ValueError(f"method {spec['method']!r} declares supervision {decl.supervision!r}: it may not "
+                             f"train on test measurements (extra_train_measurements)")
+        parts = [np.asarray(y_tr)]
+        for d in extra:
+            yt = np.asarray(io.load_npy(Path(d) / "test_y.npy"))
+            if yt.shape[1:] != parts[0].shape[1:]:
+                raise ValueError(f"{Path(d) / 'test_y.npy'}: items of shape {yt.shape[1:]}, training items "
+                                 f"are {parts[0].shape[1:]}")
+            parts.append(yt)
+            log.info("adding %d test measurements of %s to the training measurements", len(yt), d)
+        y_tr = np.concatenate(parts)
     y_val, x_val = load_split(meas_dir, "val", with_x=True)
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -106,4 +106,4 @@ def test_audio_folder_skips_and_counts_corrupt_file_when_asked(tmp_path):
 def test_gtzan_missing_data_names_the_expected_place(tmp_path):
     g = load_dataset("gtzan")
     with pytest.raises(ValueError, match=str(tmp_path / "gtzan" / "genres")):
-        g.prepare({}, tmp_path / "out", tmp_path)
+        g.prepare({"download": False}, tmp_path / "out", tmp_path)

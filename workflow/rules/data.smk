@@ -40,3 +40,34 @@ rule measure:
     shell:
         "python -m declipbench measure --data {params.data:q} --tau {params.tau} {params.keep:q}"
         " --max-items {params.max_items:q} --out {params.out:q} 2> {log:q}"
+
+
+# Extra test sets of an experiment (`test_sets`, Table 2): their splits clipped at the experiment's tau.
+from declipbench.config import experiment_test_sets
+
+
+rule measure_test_set:
+    input:
+        lambda wc: [f"{RUN}/data/{wc.testset}/{s}.npy" for s in SPLITS],
+    output:
+        files=[
+            f"{RUN}/measurements/{{experiment}}/test_sets/{{testset}}/{s}_{a}.npy"
+            for s in SPLITS
+            for a in ("x", "y", "ids")
+        ],
+        manifest=f"{RUN}/measurements/{{experiment}}/test_sets/{{testset}}/manifest.json",
+    wildcard_constraints:
+        testset="[a-z][a-z0-9_]*",
+    params:
+        data=lambda wc, input: os.path.dirname(input[0]),
+        tau=lambda wc: CFG["experiments"][wc.experiment]["tau"],
+        keep=lambda wc: [] if CFG["experiments"][wc.experiment]["drop_unclipped"] else ["--keep-unclipped"],
+        max_items=lambda wc: json.dumps(CFG["experiments"][wc.experiment]["max_items"], sort_keys=True),
+        out=lambda wc, output: os.path.dirname(output.manifest),
+    log:
+        f"{RUN}/logs/measure/{{experiment}}/test_sets/{{testset}}.log",
+    conda:
+        "../envs/data.yaml"
+    shell:
+        "python -m declipbench measure --data {params.data:q} --tau {params.tau} {params.keep:q}"
+        " --max-items {params.max_items:q} --out {params.out:q} 2> {log:q}"

@@ -2,9 +2,14 @@
 # Each method's env, threads and resources come from its declaration methods/<name>/method.yaml.
 
 
+from declipbench.config import extra_train_measurements
+
+
 rule train:
     input:
-        lambda wc: measurement_files(wc.experiment),
+        # plus, for Table 2's SSL (train_on_test_measurements), the test measurements of the test sets
+        lambda wc: measurement_files(wc.experiment)
+        + [f"{d}/test_y.npy" for d in extra_train_measurements(CFG, wc.experiment, wc.method)[1:]],
     output:
         model=f"{RUN}/models/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}/model.pt",
     params:
@@ -40,6 +45,38 @@ rule reconstruct:
         f"{RUN}/logs/reconstruct/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RUN}/benchmarks/reconstruct/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
+    threads: lambda wc: METHODS[wc.method].resources["threads"]
+    resources:
+        mem_mb=method_resource("mem_mb"),
+        gpu=method_gpus,
+    conda:
+        method_env
+    shell:
+        "python -m declipbench reconstruct --spec {params.spec:q} --measurements {params.measurements:q}"
+        " {params.model:q} --out {output:q} 2> {log:q}"
+
+
+# Extra test sets (`test_sets`, Table 2): the same trained model reconstructs another dataset's test split.
+rule reconstruct_test_set:
+    input:
+        test_y=f"{RUN}/measurements/{{experiment}}/test_sets/{{testset}}/test_y.npy",
+        model=lambda wc: (
+            [f"{RUN}/models/{wc.experiment}/{wc.method}/{wc.variant}/seed{wc.seed}/model.pt"]
+            if METHODS[wc.method].trains
+            else []
+        ),
+    output:
+        f"{RUN}/reconstructions/{{experiment}}/test_sets/{{testset}}/{{method}}/{{variant}}/seed{{seed}}.npz",
+    wildcard_constraints:
+        testset="[a-z][a-z0-9_]*",
+    params:
+        spec=spec,
+        measurements=lambda wc: f"{RUN}/measurements/{wc.experiment}/test_sets/{wc.testset}",
+        model=reconstruct_model_arg,
+    log:
+        f"{RUN}/logs/reconstruct/{{experiment}}/test_sets/{{testset}}/{{method}}/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/reconstruct/{{experiment}}/test_sets/{{testset}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
     threads: lambda wc: METHODS[wc.method].resources["threads"]
     resources:
         mem_mb=method_resource("mem_mb"),

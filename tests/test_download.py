@@ -1,0 +1,250 @@
+"""declipbench.download: checksummed resumable fetch against a local HTTP server, and safe extraction."""
+
+import hashlib
+import io
+import os
+import tarfile
+import zipfile
+import zlib
+
+import pytest
+
+from declipbench.download import (ChecksumError, DownloadError, fetch, md5sum, safe_extract, sha256sum,
+                                  zip_member_file)
+from localserver import LocalServer
+
+PAYLOAD = bytes(range(256)) * 9000  # 2.3 MB: several 1 MiB chunks
+SHA = hashlib.sha256(PAYLOAD).hexdigest()
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _allow_local_http(monkeypatch):
+    monkeypatch.setenv("DECLIPBENCH_ALLOW_HTTP_LOCALHOST", "1")
+
+
+def test_digests_are_streamed_hex(tmp_path):
+    f = tmp_path / "f.bin"
+    f.write_bytes(PAYLOAD)
+    assert sha256sum(f) == SHA and md5sum(f) == MD5
+
+
+def test_fetch_downloads_verifies_and_then_needs_no_network(tmp_path):
+    dest = tmp_path / "cache" / "data.bin"
+    with LocalServer({"/data.bin": PAYLOAD}) as srv:
+        assert fetch(dest, urls=[srv.url("/data.bin")], sha256=SHA, md5=MD5, size=len(PAYLOAD),
+                     progress=False) == dest
+        assert len(srv.requests) == 1
+    assert dest.read_bytes() == PAYLOAD and not dest.with_name("data.bin.part").exists()
+    # server gone: a present, matching file is returned without any request (also hand-placed files)
+    assert fetch(dest, urls=["https://127.0.0.1:9/never"], sha256=SHA, progress=False) == dest
+    hand = tmp_path / "hand.bin"
+    hand.write_bytes(PAYLOAD)
+    assert fetch(hand, urls=[], sha256=SHA.upper(), progress=False) == hand
+
+
+def test_checksum_mismatch_gives_clear_error_and_file_is_not_used(tmp_path):
+    dest = tmp_path / "data.bin"
+    with LocalServer({"/data.bin": PAYLOAD[:-1] + b"\x00"}) as srv:
+        with pytest.raises(ChecksumError) as info:
+            fetch(dest, urls=[srv.url("/data.bin")], sha256=SHA, progress=False)
+    msg = str(info.value)
+    assert str(dest) in msg and SHA in msg and "expected" in msg and "delete" in msg
+    assert hashlib.sha256(PAYLOAD[:-1] + b"\x00").hexdigest() in msg
+    assert not dest.exists() and (tmp_path / "data.bin.bad").exists()
+
+
+def test_wrong_file_already_in_place_is_moved_aside_never_deleted(tmp_path):
+    dest = tmp_path / "data.bin"
+    for i in range(2):
+        dest.write_bytes(b"wrong %d" % i)
+        with pytest.raises(ChecksumError, match="SHA-256: expected"):
+            fetch(dest, urls=["https://127.0.0.1:9/unused"], sha256=SHA, progress=False)
+        assert not dest.exists()
+    assert (tmp_path / "data.bin.bad").read_bytes() == b"wrong 0"
+    assert (tmp_path / "data.bin.bad.1").read_bytes() == b"wrong 1"
+
+
+def test_md5_is_checked_too(tmp_path):
+    dest = tmp_path / "data.bin"
+    with LocalServer({"/d": PAYLOAD}) as srv:
+        with pytest.raises(ChecksumError, match="MD5"):
+            fetch(dest, urls=[srv.url("/d")], sha256=SHA, md5="0" * 32, progress=False)
+
+
+def test_interrupted_download_resumes_with_range(tmp_path):
+    dest = tmp_path / "data.bin"
+    cut = 1_500_000
+    with LocalServer({"/data.bin": PAYLOAD}, drop_after={"/data.bin": cut}) as srv:
+        fetch(dest, urls=[srv.url("/data.bin")], sha256=SHA, progress=False)
+        ranges = [r for _, r in srv.requests]
+    assert dest.read_bytes() == PAYLOAD
+    assert ranges[0] is None and len(ranges) == 2
+    assert ranges[1].startswith("bytes=") and 0 < int(ranges[1][6:-1]) <= cut
+
+
+def test_part_left_by_an_earlier_run_is_resumed(tmp_path):
+    dest = tmp_path / "data.bin"
+    (tmp_path / "data.bin.part").write_bytes(PAYLOAD[:1000])
+    with LocalServer({"/data.bin": PAYLOAD}) as srv:
+        fetch(dest, urls=[srv.url("/data.bin")], sha256=SHA, progress=False)
+        assert srv.requests == [("/data.bin", "bytes=1000-")]
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_server_ignoring_range_restarts_from_zero(tmp_path):
+    dest = tmp_path / "data.bin"
+    (tmp_path / "data.bin.part").write_bytes(b"garbage that must not be kept")
+    with LocalServer({"/data.bin": PAYLOAD}, ranges=False) as srv:
+        fetch(dest, urls=[srv.url("/data.bin")], sha256=SHA, progress=False)
+        assert srv.requests[0][1] is not None  # it asked for a range, got 200
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_next_mirror_is_tried_when_one_fails(tmp_path):
+    dest = tmp_path / "data.bin"
+    with LocalServer({"/b": PAYLOAD}) as srv:
+        fetch(dest, urls=[srv.url("/missing"), srv.url("/b")], sha256=SHA, progress=False)
+        assert [p for p, _ in srv.requests] == ["/missing", "/b"]
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_all_mirrors_failing_names_each_and_the_manual_fix(tmp_path):
+    dest = tmp_path / "data.bin"
+    with LocalServer({}) as srv:
+        with pytest.raises(DownloadError) as info:
+            fetch(dest, urls=[srv.url("/a"), srv.url("/b")], sha256=SHA, progress=False)
+    assert "/a" in str(info.value) and "/b" in str(info.value) and "by hand" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["http://example.org/x.tar.gz", "ftp://example.org/x", "file:///etc/passwd"])
+def test_only_https_is_accepted(tmp_path, url):
+    with pytest.raises(DownloadError, match="only https"):
+        fetch(tmp_path / "x", urls=[url], sha256=SHA, progress=False)
+
+
+def test_local_http_needs_the_test_switch(tmp_path, monkeypatch):
+    monkeypatch.delenv("DECLIPBENCH_ALLOW_HTTP_LOCALHOST")
+    with pytest.raises(DownloadError, match="only https"):
+        fetch(tmp_path / "x", urls=["http://127.0.0.1:9/x"], sha256=SHA, progress=False)
+
+
+def test_bad_checksum_argument_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="sha256"):
+        fetch(tmp_path / "x", urls=["https://example.org/x"], sha256="abc", progress=False)
+
+
+# ------------------------------------------------------------------------------------------ archives
+def _tar(path, entries):
+    """entries: (TarInfo-type, name, payload-or-linkname)."""
+    with tarfile.open(path, "w:gz") as tf:
+        for kind, name, data in entries:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+            elif kind in ("sym", "hard"):
+                info.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+                info.linkname = data
+                tf.addfile(info)
+            elif kind == "dev":
+                info.type = tarfile.CHRTYPE
+                info.devmajor, info.devminor = 1, 3
+                tf.addfile(info)
+
+
+def test_safe_extract_tar_writes_files_and_internal_links(tmp_path):
+    arc = tmp_path / "a.tar.gz"
+    _tar(arc, [("file", "top/a.txt", b"A"), ("file", "top/sub/b.txt", b"B"), ("sym", "top/link", "sub/b.txt"),
+               ("hard", "top/hard", "top/a.txt")])
+    out = safe_extract(arc, tmp_path / "out")
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in out) == \
+        ["top/a.txt", "top/hard", "top/link", "top/sub/b.txt"]
+    assert (tmp_path / "out/top/link").read_bytes() == b"B" and (tmp_path / "out/top/hard").read_bytes() == b"A"
+    only = safe_extract(arc, tmp_path / "only", members=["top/a.txt"])
+    assert [p.name for p in only] == ["a.txt"] and not (tmp_path / "only/top/sub").exists()
+    assert not [p for p in (tmp_path / "out").rglob(".*")]  # no temporary files left
+
+
+@pytest.mark.parametrize("entry, why", [
+    (("file", "../evil.txt", b"x"), "'..'"),
+    (("file", "genres/../../evil.txt", b"x"), "'..'"),
+    (("file", "/tmp/evil.txt", b"x"), "absolute"),
+    (("sym", "genres/link", "/etc/passwd"), "outside"),
+    (("sym", "genres/link", "../../outside"), "outside"),
+    (("hard", "genres/hard", "../outside"), "outside"),
+    (("dev", "genres/null", None), "device"),
+])
+def test_safe_extract_refuses_members_escaping_the_target(tmp_path, entry, why):
+    arc = tmp_path / "evil.tar.gz"
+    _tar(arc, [("file", "genres/ok.txt", b"fine"), entry])
+    target = tmp_path / "deep" / "target"
+    with pytest.raises(ValueError) as info:
+        safe_extract(arc, target)
+    assert entry[1] in str(info.value) and why in str(info.value)
+    assert list(target.rglob("*")) == []  # checked before anything is written
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "deep" / "evil.txt").exists()
+
+
+def test_safe_extract_zip_refuses_escape_and_extracts_good_zip(tmp_path):
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("ok.txt", b"fine")
+        zf.writestr("../escape.txt", b"x")
+    with pytest.raises(ValueError, match=r"\.\./escape\.txt"):
+        safe_extract(bad, tmp_path / "t")
+    assert not (tmp_path / "escape.txt").exists()
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("d/x.bin", PAYLOAD)
+    (path,) = safe_extract(good, tmp_path / "g")
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_safe_extract_zip_symlink_outside_refused(tmp_path):
+    arc = tmp_path / "link.zip"
+    info = zipfile.ZipInfo("d/link")
+    info.create_system = 3
+    info.external_attr = (0o120777 << 16)
+    with zipfile.ZipFile(arc, "w") as zf:
+        zf.writestr(info, "../../etc/passwd")
+    with pytest.raises(ValueError, match="points outside"):
+        safe_extract(arc, tmp_path / "t")
+
+
+def test_not_an_archive_is_named(tmp_path):
+    f = tmp_path / "x.tar.gz"
+    f.write_bytes(b"nope")
+    with pytest.raises(ValueError, match="x.tar.gz"):
+        safe_extract(f, tmp_path / "t")
+
+
+def test_zip_member_streamed_alone_and_corrupt_member_detected(tmp_path):
+    arc = tmp_path / "m.zip"
+    other = os.urandom(300_000)
+    with zipfile.ZipFile(arc, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a/one.bin", PAYLOAD)
+        zf.writestr("a/two.bin", other)
+    with zipfile.ZipFile(arc) as zf:
+        with zip_member_file(zf, "a/one.bin", tmp_path / "spool") as p:
+            assert p.read_bytes() == PAYLOAD and p.suffix == ".bin"
+        assert not p.exists() and list((tmp_path / "spool").iterdir()) == []
+        info = zf.getinfo("a/two.bin")
+    raw = bytearray(arc.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for i in range(start + 1000, start + 1100):
+        raw[i] ^= 0xFF
+    arc.write_bytes(bytes(raw))
+    with zipfile.ZipFile(arc) as zf:
+        with pytest.raises((zipfile.BadZipFile, zlib.error, EOFError)):
+            with zip_member_file(zf, "a/two.bin", tmp_path / "spool"):
+                pass
+        assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_a_mirror_with_a_wrong_file_is_set_aside_and_the_next_one_used(tmp_path):
+    dest = tmp_path / "data.bin"
+    with LocalServer({"/wrong": b"not the file", "/right": PAYLOAD}) as srv:
+        fetch(dest, urls=[srv.url("/wrong"), srv.url("/right")], sha256=SHA, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert (tmp_path / "data.bin.bad").read_bytes() == b"not the file"
