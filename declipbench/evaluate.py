@@ -1,4 +1,12 @@
-"""Per-item metrics of one reconstruction, as one tidy CSV (the evaluate rule)."""
+"""Per-item metrics of one reconstruction, as one tidy CSV (the evaluate rule).
+
+NIQE (images) needs the pristine model of the official release. It is looked up, in this order, at
+``$DECLIPBENCH_NIQE_MODEL`` (a ``.npz`` or the official ``modelparameters.mat``), in the cache
+``data/niqe/`` of the repository (:func:`declipbench.metrics.fetch_niqe_model`; it downloads only when
+``DECLIPBENCH_NIQE_SHA256`` gives the release's checksum, since none is published), and in the shared
+test fixtures (``$DECLIPBENCH_FIXTURES/niqe`` or ``../shared/fixtures/niqe``). Without one, NIQE
+scores are recorded as missing with the reason, never as a crash.
+"""
 
 from __future__ import annotations
 
@@ -14,21 +22,55 @@ from .tables import METRIC_FIELDS
 log = logging.getLogger("declipbench")
 
 
+def niqe_model() -> tuple[dict | None, str]:
+    """The NIQE pristine model and where it came from, or ``None`` and why not (module docstring)."""
+    import os
+
+    from .metrics import fetch_niqe_model
+    from .niqe import load_pristine_model
+    from .plugins import ROOT
+
+    tried = []
+    env = os.environ.get("DECLIPBENCH_NIQE_MODEL")
+    if env:
+        try:
+            return load_pristine_model(env), env
+        except (OSError, ValueError) as exc:
+            tried.append(f"{env}: {exc}")
+    try:
+        return fetch_niqe_model(ROOT / "data" / "niqe", progress=False), str(ROOT / "data" / "niqe")
+    except (OSError, ValueError) as exc:
+        tried.append(str(exc))
+    fixtures = Path(os.environ.get("DECLIPBENCH_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+    for cand in (fixtures / "niqe" / "niqe_pris_params.npz", fixtures / "niqe_pris_params.npz"):
+        if cand.is_file():
+            return load_pristine_model(cand), str(cand)
+    log.warning("no NIQE pristine model: %s", " | ".join(tried))
+    return None, ("NIQE pristine model not available: place modelparameters.mat of the official release "
+                  "in data/niqe/ or set DECLIPBENCH_NIQE_MODEL")
+
+
 
 def evaluate(spec: dict, dataset: str, meas_dir: Path, recon: Path, metrics: list[str], out: Path) -> None:
     from tqdm import tqdm
 
-    from .metrics import METRICS
+    from .metrics import METRICS, niqe_of
 
     y, x = load_split(meas_dir, "test", with_x=True)
     ids = io.load_npy(Path(meas_dir) / "test_ids.npy")
     x_hat = io.load_arrays(recon)["x_hat"]
+    pristine, source = niqe_model() if "niqe" in metrics else (None, "")
+    if "niqe" in metrics:
+        log.info("NIQE pristine model: %s", source if pristine is not None else f"none: {source}")
     rows = []
     for i in tqdm(range(len(x)), desc=f"evaluate {spec['method']}/{spec['variant']}",
                   mininterval=2.0 if sys.stderr.isatty() else 30.0,
                   disable=not spec.get("progress", True)):
         for m in metrics:
-            value, note = METRICS[m](x[i], x_hat[i], y[i], spec["sample_rate"])
+            if m == "niqe":
+                value, note = niqe_of(x_hat[i], pristine) if pristine is not None else (math.nan, source)
+            else:
+                value, note = METRICS[m](x[i], x_hat[i], y[i], spec["sample_rate"])
             rows.append({"experiment": spec["experiment"], "dataset": dataset, "method": spec["method"],
                          "variant": spec["variant"], "label": spec["label"], "seed": spec["seed"],
                          "item": int(ids[i]), "metric": m, "value": "" if math.isnan(value) else repr(float(value)),

@@ -1,8 +1,10 @@
-"""Figures: for one test item, clean / clipped / reconstructed waveform and a spectrogram per method."""
+"""Figures: for one test item, clean / clipped / reconstructed waveform and a spectrogram per method
+(audio), or the images with a zoomed inset on the most saturated region (HDR, Figure 8)."""
 
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +18,16 @@ def pick_item(x: np.ndarray, y: np.ndarray, item: int | None) -> int:
         if not 0 <= item < len(x):
             raise ValueError(f"figure.item = {item} is outside the {len(x)} test items")
         return item
-    err = np.sum((x.astype(np.float64) - y) ** 2, axis=1)
-    s = 10 * np.log10(np.sum(x.astype(np.float64) ** 2, axis=1) / np.maximum(err, 1e-30))
+    xf = x.reshape(len(x), -1).astype(np.float64)
+    err = np.sum((xf - y.reshape(len(y), -1)) ** 2, axis=1)
+    s = 10 * np.log10(np.sum(xf**2, axis=1) / np.maximum(err, 1e-30))
     return int(np.argsort(s)[len(s) // 2])
 
 
 def waveform_figure(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.ndarray]], tau: float,
                     sample_rate: int, out: Path, seconds: float = 0.05, title: str = "") -> None:
+    if np.ndim(x) == 3:  # an image item (C x H x W): Figure 8
+        return image_figure(x, y, recons, out, title=title)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,4 +68,61 @@ def waveform_figure(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.nda
     fig.tight_layout()
     with io.atomic_path(out, suffix=Path(out).suffix) as tmp:
         fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
+def saturated_window(y: np.ndarray, size: int, level: float = 1.0) -> tuple[int, int]:
+    """Top-left corner of the ``size x size`` window holding the most saturated pixels of ``y``
+    (``C x H x W``; a pixel is saturated when any channel reaches ``level``); ties: the first."""
+    sat = np.any(np.asarray(y) >= level, axis=0).astype(np.float64)
+    h, w = sat.shape
+    size = min(size, h, w)
+    c = np.pad(np.cumsum(np.cumsum(sat, 0), 1), ((1, 0), (1, 0)))
+    counts = c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
+    top, left = np.unravel_index(int(np.argmax(counts)), counts.shape)
+    return int(top), int(left)
+
+
+def image_figure(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.ndarray]], out: Path,
+                 title: str = "", zoom: float = 0.3, stops: float = 2.0) -> None:
+    """Figure 8: clean image, measurement and each reconstruction (display tone map of
+    :func:`declipbench.hdr.display`), with a zoomed inset on the most saturated window (``zoom`` of the
+    short side) below each, titled with PSNR (peak = max of the clean image). The insets are shown
+    ``stops`` stops darker through the camera curve (``f(x / 2^stops)``, clipped to [0, 1]) so that
+    what lies above the saturation level is visible; the measurement is flat there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from .hdr import CameraCurve, display
+    from .metrics import psnr_db
+
+    panels = [("Clean", x), ("Measurement", y)] + list(recons)
+    size = max(8, int(round(zoom * min(x.shape[1:]))))
+    top, left = saturated_window(y, size)
+    fig, axes = plt.subplots(2, len(panels), figsize=(2.3 * len(panels), 4.9), squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 1]})
+    for k, (label, img) in enumerate(panels):
+        ok = np.all(np.isfinite(img))
+        rgb = display(np.moveaxis(np.asarray(img), 0, -1))
+        ax = axes[0, k]
+        ax.imshow(rgb, interpolation="nearest")
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), size, size, fill=False, ec="tab:red", lw=1.2))
+        name = textwrap.fill(label, 30)
+        sub = "" if k == 0 else (f"PSNR {psnr_db(x, img):.2f} dB" if ok else "non-finite")
+        ax.set_title(f"{name}\n{sub}" if sub else name, fontsize=7)
+        crop = np.moveaxis(np.asarray(img)[:, top : top + size, left : left + size], 0, -1)
+        dark = np.clip(CameraCurve()(np.nan_to_num(crop, nan=0.0, posinf=1e30) / 2.0**stops), 0, 1)
+        axes[1, k].imshow(dark, interpolation="nearest", vmin=0, vmax=1)
+        for a in (ax, axes[1, k]):
+            a.set_xticks([])
+            a.set_yticks([])
+    axes[1, 0].set_ylabel(f"most saturated region, -{stops:g} stops", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with io.atomic_path(out, suffix=Path(out).suffix) as tmp:
+        fig.savefig(tmp, dpi=130)
     plt.close(fig)

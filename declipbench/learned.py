@@ -1,8 +1,11 @@
-"""What the learned audio methods share: build the (masked) U-Net from params, fit it, save, reload.
+"""What the learned methods share: build the (masked) U-Net from params, fit it, save, reload.
 
 Parameters (``ctx.params``), all optional, defaults below:
 
-``network``   ``channels``, ``depth``, ``max_channels``, ``bias`` (the "with bias" variant sets true)
+``network``   ``channels``, ``depth``, ``max_channels``, ``bias`` (the "with bias" variant sets true);
+              ``arch``: ``unet`` or ``hqs`` (the unfolded HQS network of :mod:`declipbench.pnp` with that
+              U-Net as its denoiser, ``hqs_iterations`` iterations, one shared denoiser). 1-D or 2-D and
+              the number of channels follow the data: items x samples (audio) or items x C x H x W (images).
 ``masking``   ``enabled`` (eq. 13), ``dilation``
 ``training``  see :class:`declipbench.training.TrainSettings` (``loss``, ``epochs``, ``lr``, ``alpha``,
               ``g_max``, ...)
@@ -16,16 +19,20 @@ import numpy as np
 import torch
 
 from . import io
-from .networks import MaskedReconstructor, UNet1d
+from .networks import MaskedReconstructor, UNet
+from .pnp import UnfoldedHQS
 from .plugins import Context, Method, TrainData
 from .training import TrainSettings, fit, pick_device, predict
 
-NETWORK_DEFAULTS = {"channels": 64, "depth": 5, "max_channels": None, "bias": False}
+NETWORK_DEFAULTS = {"channels": 64, "depth": 5, "max_channels": None, "bias": False, "arch": "unet",
+                    "hqs_iterations": 3}
 MASKING_DEFAULTS = {"enabled": True, "dilation": 0, "reliable_channel": False, "consistent": False}
 log = logging.getLogger("declipbench.learned")
 
 
-def build_model(params: dict, ctx: Context) -> MaskedReconstructor:
+def build_model(params: dict, ctx: Context, data_shape: tuple[int, ...] | None = None) -> MaskedReconstructor:
+    """The reconstructor for data of shape ``data_shape`` (items first): 1-D for ``(N, T)``, 2-D with
+    ``C`` channels for ``(N, C, H, W)``; ``None`` means 1-D audio."""
     net_p = {**NETWORK_DEFAULTS, **(params.get("network") or {})}
     unknown = set(net_p) - set(NETWORK_DEFAULTS)
     if unknown:
@@ -36,7 +43,16 @@ def build_model(params: dict, ctx: Context) -> MaskedReconstructor:
     if unknown:
         raise ValueError(f"masking: unknown parameter(s) {sorted(unknown)}; known: {sorted(MASKING_DEFAULTS)}")
     two = bool(mask_p["reliable_channel"])
-    net = UNet1d(in_channels=2 if two else 1, out_channels=1, **net_p)
+    arch, iterations = net_p.pop("arch"), int(net_p.pop("hqs_iterations"))
+    image = data_shape is not None and len(data_shape) == 4
+    c = int(data_shape[1]) if image else 1
+    net = UNet(dim=2 if image else 1, in_channels=2 * c if two else c, out_channels=c, **net_p)
+    if arch == "hqs":
+        if two:
+            raise ValueError("network.arch = 'hqs' does not take masking.reliable_channel")
+        net = UnfoldedHQS(net, ctx.thresholds, iterations=iterations)
+    elif arch != "unet":
+        raise ValueError(f"network.arch = {arch!r}: must be 'unet' or 'hqs'")
     return MaskedReconstructor(net, ctx.thresholds, masking=bool(mask_p["enabled"]),
                                dilation=int(mask_p["dilation"]), reliable_channel=two,
                                consistent=bool(mask_p["consistent"]))
@@ -64,7 +80,7 @@ class NetworkMethod(Method):
 
     def fit(self, data: TrainData, ctx: Context) -> None:
         s = self.settings(ctx)
-        model = build_model(ctx.params, ctx)
+        model = build_model(ctx.params, ctx, np.shape(data.y_train))
         fit(model, ctx.thresholds, s, ctx.workdir, data.y_train, data.x_train, data.y_val, data.x_val,
             progress=ctx.progress)
         with io.atomic_path(ctx.workdir / "model.pt") as tmp:
@@ -73,7 +89,7 @@ class NetworkMethod(Method):
     def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
         if ctx.threads:
             torch.set_num_threads(int(ctx.threads))
-        model = build_model(ctx.params, ctx)
+        model = build_model(ctx.params, ctx, np.shape(y))
         path = ctx.workdir / "model.pt"
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         device = pick_device(ctx.device)

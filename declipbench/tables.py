@@ -98,7 +98,8 @@ def _tex_escape(s: str) -> str:
 
 def to_latex(summary: list[dict], metrics: list[str], title: str = "") -> str:
     best = {m: _best(summary, m) for m in metrics}
-    units = {"sdr": "SDR (dB)", "delta_sdr": r"$\Delta$SDR (dB)", "pesq": "PESQ"}
+    units = {"sdr": "SDR (dB)", "delta_sdr": r"$\Delta$SDR (dB)", "pesq": "PESQ", "psnr": "PSNR (dB)",
+             "niqe": r"NIQE $\downarrow$"}
     lines = [r"\begin{table}[t]", r"\centering"]
     if title:
         lines.append(r"\caption{" + _tex_escape(title) + "}")

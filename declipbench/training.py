@@ -125,7 +125,7 @@ def predict(model: torch.nn.Module, y: np.ndarray, batch_size: int = 16, device=
     model.eval()
     out = []
     for i in range(0, len(y), batch_size):
-        yb = torch.as_tensor(np.asarray(y[i : i + batch_size], dtype=np.float32), device=device)
+        yb = torch.as_tensor(np.array(y[i : i + batch_size], dtype=np.float32), device=device)  # a copy: y may be a read-only memmap
         squeeze = yb.ndim == 2
         if squeeze:
             yb = yb.unsqueeze(1)
@@ -161,6 +161,31 @@ def _take(data: torch.Tensor, idx: torch.Tensor, starts: torch.Tensor | None, cr
     return torch.gather(rows, 1, starts[:, None] + torch.arange(crop)[None, :])
 
 
+def _crop_corners(n: int, height: int, width: int, crop: int | None,
+                  gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Random top-left corner of a ``crop x crop`` patch for each of ``n`` images (``None``: whole images)."""
+    if crop is None or (crop >= height and crop >= width):
+        return None
+    ch, cw = min(crop, height), min(crop, width)
+    return (torch.randint(0, height - ch + 1, (n,), generator=gen), torch.randint(0, width - cw + 1, (n,), generator=gen))
+
+
+def _take2d(data: torch.Tensor, idx: torch.Tensor, corners, crop: int | None) -> torch.Tensor:
+    """Images ``idx`` of ``data`` (``N x C x H x W``), cropped at ``corners`` to ``crop x crop``."""
+    rows = data[idx]
+    if corners is None:
+        return rows
+    ch, cw = min(crop, data.shape[2]), min(crop, data.shape[3])
+    return torch.stack([r[:, t : t + ch, l : l + cw] for r, t, l in zip(rows, corners[0].tolist(), corners[1].tolist())])
+
+
+def _batch(data: torch.Tensor, idx: torch.Tensor, where, crop: int | None) -> torch.Tensor:
+    """A training batch ``B x C x ...``: 1-D items (``N x T``) get a channel axis; images keep theirs."""
+    if data.ndim == 4:
+        return _take2d(data, idx, where, crop)
+    return _take(data, idx, where, crop).unsqueeze(1)
+
+
 def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str | Path,
         y_train: np.ndarray, x_train: np.ndarray | None = None,
         y_val: np.ndarray | None = None, x_val: np.ndarray | None = None,
@@ -168,7 +193,8 @@ def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str |
     """Train ``model`` (a reconstructor ``y -> x_hat``) in place; returns the per-epoch log rows.
 
     Files in ``workdir``: ``checkpoint.pt`` (after each epoch, for resume), ``train_log.csv``.
-    1-D signals only here: ``y_train`` of shape (N, T).
+    1-D signals ``y_train`` of shape (N, T) with random crops of ``crop`` samples, or images
+    (N, C, H, W) with random ``crop x crop`` patches.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -186,6 +212,8 @@ def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str |
     keep = subset_indices(len(y_train), s.subset_fraction, s.seed)
     y_tr = torch.as_tensor(np.asarray(y_train, dtype=np.float32)[keep])
     x_tr = torch.as_tensor(np.asarray(x_train, dtype=np.float32)[keep]) if x_train is not None else None
+    if y_tr.ndim not in (2, 4):
+        raise ValueError(f"training data must be items x samples or items x C x H x W, got shape {tuple(y_tr.shape)}")
     opt = torch.optim.Adam(model.parameters(), lr=s.lr)
     gen = torch.Generator().manual_seed(s.seed)
     rows: list[dict] = []
@@ -225,8 +253,11 @@ def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str |
                    leave=False, mininterval=2.0 if sys.stderr.isatty() else 30.0)
         for _ in bar:
             idx = torch.randint(0, len(y_tr), (s.batch_size,), generator=gen)
-            starts = _crop_starts(len(idx), y_tr.shape[-1], s.crop, gen)
-            yb = _take(y_tr, idx, starts, s.crop).unsqueeze(1).to(device)
+            if y_tr.ndim == 4:
+                starts = _crop_corners(len(idx), y_tr.shape[2], y_tr.shape[3], s.crop, gen)
+            else:
+                starts = _crop_starts(len(idx), y_tr.shape[-1], s.crop, gen)
+            yb = _batch(y_tr, idx, starts, s.crop).to(device)
             x_hat = model(yb)
             if s.item_weighting == "energy":
                 w = 1.0 / yb.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)
@@ -235,7 +266,7 @@ def fit(model: torch.nn.Module, th: Thresholds, s: TrainSettings, workdir: str |
                 w = torch.ones(len(yb), device=device)
             terms = {}
             if needs_x:
-                xb = _take(x_tr, idx, starts, s.crop).unsqueeze(1).to(device)
+                xb = _batch(x_tr, idx, starts, s.crop).to(device)
                 terms["sup"] = (w * supervised_loss(x_hat, xb, reduction="item")).mean()
             else:
                 terms["mc"] = (w * mc_loss(x_hat, yb, th, reduction="item")).mean()

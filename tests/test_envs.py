@@ -15,7 +15,7 @@ ENVS = ROOT / "workflow" / "envs"
 # import name -> conda package name
 CONDA_NAME = {"torch": "pytorch", "yaml": "pyyaml", "soundfile": "pysoundfile", "matplotlib": "matplotlib-base"}
 # import name -> pip (pyproject) name
-PIP_NAME = {"yaml": "pyyaml", "snakemake": "snakemake"}
+PIP_NAME = {"yaml": "pyyaml", "snakemake": "snakemake", "OpenEXR": "openexr"}
 STDLIB = set(sys.stdlib_module_names)
 
 
