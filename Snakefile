@@ -19,13 +19,16 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/survey_common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/survey.smk"
 
 
 rule all:
     input:
         final_outputs(),
+        survey_outputs(),
     default_target: True

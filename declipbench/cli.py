@@ -78,6 +78,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("inputs", type=Path, nargs="+", help="reconstruction .npz files, one per label")
 
+    s = sub.add_parser("survey-fetch", help="survey experiments: verify/download the signals, write a manifest")
+    s.add_argument("--module", required=True)
+    s.add_argument("--params", default="{}", help="dataset params as JSON")
+    s.add_argument("--data-dir", type=Path, default=None)
+    s.add_argument("--out", type=Path, required=True, help="manifest (JSON)")
+
+    s = sub.add_parser("survey-measure", help="survey experiments: clip one signal to every input SDR")
+    s.add_argument("--module", required=True)
+    s.add_argument("--params", default="{}", help="dataset params as JSON")
+    s.add_argument("--signal", required=True)
+    s.add_argument("--input-sdrs", type=float, nargs="+", required=True)
+    s.add_argument("--data-dir", type=Path, default=None)
+    s.add_argument("--out", type=Path, required=True, help="measurements of the signal (.npz)")
+
+    s = sub.add_parser("survey-reconstruct", help="survey experiments: one method variant on one signal's cases")
+    s.add_argument("--spec", type=_spec, required=True)
+    s.add_argument("--measurements", type=Path, required=True)
+    s.add_argument("--out", type=Path, required=True)
+
+    s = sub.add_parser("survey-table", help="survey experiments: Delta-SDR table beside the published numbers")
+    s.add_argument("--survey", type=_spec, required=True, help="the survey's config section as JSON")
+    s.add_argument("--specs", required=True, help="JSON list of the job specs, one per method variant")
+    s.add_argument("--measurements", type=Path, required=True, help="directory of the per-signal measurements")
+    s.add_argument("--prefix", type=Path, required=True)
+    s.add_argument("inputs", type=Path, nargs="+", help="reconstructions .../<method>/<variant>/<signal>.npz")
+
     s = sub.add_parser("benchmarks", help="summarise Snakemake benchmark files of a run into Markdown")
     s.add_argument("run_dir", type=Path)
     s.add_argument("--out", type=Path, default=None)
@@ -133,6 +159,8 @@ def _run(args) -> int:
         recons = [(lab, io.load_arrays(f)["x_hat"][i]) for lab, f in zip(args.labels, args.inputs)]
         waveform_figure(x[i], y[i], recons, args.tau, args.sample_rate, args.out, args.seconds,
                         args.title or f"test item {i}")
+    elif args.step.startswith("survey-"):
+        _run_survey(args)
     elif args.step == "benchmarks":
         from .benchmarks import summarise_run
 
@@ -143,3 +171,24 @@ def _run(args) -> int:
             write_text(args.out, text)
         print(text)
     return 0
+
+
+def _run_survey(args) -> None:
+    from . import survey
+
+    if args.step == "survey-fetch":
+        survey.fetch(args.module, json.loads(args.params), args.data_dir, args.out)
+    elif args.step == "survey-measure":
+        survey.measure(args.module, json.loads(args.params), args.signal, args.input_sdrs, args.data_dir, args.out)
+    elif args.step == "survey-reconstruct":
+        survey.reconstruct(args.spec, args.measurements, args.out)
+    elif args.step == "survey-table":
+        by_job = {(s["method"], s["variant"]): s for s in json.loads(args.specs)}
+        specs = []
+        for f in args.inputs:
+            key = (f.parent.parent.name, f.parent.name)
+            if key not in by_job:
+                raise ValueError(f"{f}: no job spec for method {key[0]!r} variant {key[1]!r}")
+            specs.append(by_job[key])
+        survey.table(args.survey, specs, args.inputs, args.measurements, args.prefix)
+        print(args.prefix.with_suffix(".md").read_text())

@@ -43,6 +43,7 @@ class Context:
     device: str = "auto"
     threads: int | None = None
     progress: bool = True
+    sample_rate: int | None = None  # of the data, in Hz (audio)
 
     @property
     def thresholds(self):
@@ -79,6 +80,18 @@ class Method:
     def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
         """Return ``x_hat`` with the same shape as ``y`` (items on the first axis)."""
         raise NotImplementedError
+
+    def reconstruct_per_threshold(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
+        """Items clipped at their own symmetric thresholds ``taus`` (one per item; the SQAM survey clips
+        each case to a target input SDR). The default calls :meth:`reconstruct` once per item with
+        ``tau_low, tau_high = -tau, tau``; override it to batch (``methods/social_sparsity`` does)."""
+        from dataclasses import replace
+
+        taus = np.asarray(taus, dtype=np.float64).reshape(-1)
+        if len(taus) != len(y):
+            raise ValueError(f"{len(taus)} thresholds for {len(y)} items")
+        return np.stack([np.asarray(self.reconstruct(y[i : i + 1], replace(ctx, tau_low=-float(t), tau_high=float(t))))[0]
+                         for i, t in enumerate(taus)])
 
 
 @dataclass

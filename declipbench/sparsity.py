@@ -7,8 +7,9 @@ Choices made here (PAPER.md is silent on them):
 
 * **Frame.** Periodic Hann window of length ``w``, hop ``a``, ``M >= w`` frequency channels (``M`` even).
   Frame ``n`` covers samples ``n*a - w/2 ... n*a + w/2 - 1`` (centred on ``n*a``), circularly on the
-  signal zero-padded to ``L`` = the smallest multiple of ``a`` that is ``>= max(T, w)``; the output is
-  cropped back to ``T``. The window is made canonical-tight in the painless case (``M >= w``):
+  signal zero-padded to ``L`` = the smallest multiple of ``lcm(a, M)`` that is ``>= max(T, w)`` (LTFAT's
+  ``dgtlength``, what the survey's ``dgtreal`` does); the output is cropped back to ``T``, so the padded
+  tail is unconstrained, as in the survey. The window is made canonical-tight in the painless case (``M >= w``):
   ``g_t[l] = g[l] / sqrt(M * sum_j g[l + j*a]^2)``, so the *complex* Gabor frame with ``M`` channels has
   frame bound 1 (``S(A(x)) = x`` and ``sum_m |c_m|^2 = ||x||^2``).
 * **Real signals.** Audio is real, so only channels ``0 .. M/2`` are stored (``rfft``), *unweighted*:
@@ -21,10 +22,11 @@ Choices made here (PAPER.md is silent on them):
 * **PEW neighbourhood.** 3 frequency bins x 7 frames, centred, padded by mirror *with* the edge sample
   repeated (numpy/MATLAB ``'symmetric'``: ``[a b c] -> b a | a b c | c b``), at both ends of both axes.
   ``E = 0`` gives ``c = 0``.
-* **Loop.** ``z`` starts at ``A(y)``; the momentum counter ``k`` restarts at 1 for every lambda (so the first
-  step of every lambda has no momentum), ``z`` is warm-started across lambdas, and the stopping test of
-  the first inner iteration compares with the last ``x`` of the previous lambda (``S(A(y)) = y`` at the
-  very start).
+* **Loop** (as the survey's ``main_Social_Sparsity_SQAM.m``). The coefficients start at zero (``z = c = 0``,
+  so the first ``u`` is 0) and the reconstruction used by the first stopping test is ``y``; the momentum
+  counter ``k`` restarts at 1 for every lambda (so the first step of every lambda has no momentum),
+  ``z`` is warm-started across lambdas, and the stopping test of the first inner iteration of a lambda
+  compares with the last ``x`` of the previous one.
 * A signal without a clipped sample is returned unchanged. Reliable samples are *not* forced to equal
   ``y`` in the output (the survey does not).
 """
@@ -78,7 +80,8 @@ class GaborFrame:
             raise ValueError(f"channels must be even, got {channels}")
         self.T, self.w, self.a, self.M = int(length), int(window), int(hop), int(channels)
         self.K = self.M // 2 + 1
-        self.L = -(-max(self.T, self.w) // self.a) * self.a
+        step = self.a * self.M // math.gcd(self.a, self.M)
+        self.L = -(-max(self.T, self.w) // step) * step
         self.F = self.L // self.a
         self.dtype, self.device = dtype, torch.device(device)
         g = torch.hann_window(self.w, periodic=True, dtype=torch.float64)
@@ -105,6 +108,39 @@ class GaborFrame:
         seg = torch.fft.irfft(z, n=self.M, dim=-1)[..., : self.w] * self.gs
         out = torch.zeros(z.shape[0], self.L, dtype=seg.dtype, device=seg.device)
         out.index_add_(1, self.idx_flat, seg.reshape(z.shape[0], -1))
+        return out[:, : self.T]
+
+    # fast framing for the batched path: strided frames into a zero-padded FFT buffer (no gather, no
+    # internal padding copy), overlap-add by block rolls when the window is a whole number of hops
+    def _analysis_into(self, x: torch.Tensor, buf: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """rfft of the windowed frames of ``x`` (m, T); ``buf`` (>= m, F, M) real, zero beyond column w;
+        written into ``out`` (m, F, M/2+1) complex when given."""
+        m, h = x.shape[0], self.w // 2
+        xp = F.pad(x, (0, self.L - x.shape[-1])) if x.shape[-1] != self.L else x
+        ext = torch.cat([xp[:, self.L - h:], xp, xp[:, : self.w - h]], dim=1)   # circular extension
+        frames = ext.unfold(1, self.w, self.a)[:, : self.F]                      # (m, F, w) view
+        b = buf[:m]
+        torch.mul(frames, self.g, out=b[..., : self.w])
+        if out is None:
+            return torch.fft.rfft(b, dim=-1)
+        return torch.fft.rfft(b, dim=-1, out=out)
+
+    def _synthesis_fast(self, z: torch.Tensor, buf: torch.Tensor | None = None) -> torch.Tensor:
+        m = z.shape[0]
+        if buf is None:
+            seg = torch.fft.irfft(z, n=self.M, dim=-1)[..., : self.w]
+        else:
+            seg = torch.fft.irfft(z, n=self.M, dim=-1, out=buf[:m])[..., : self.w]
+        seg.mul_(self.gs)
+        if self.w % self.a == 0 and (self.w // 2) % self.a == 0:
+            R, h = self.w // self.a, (self.w // 2) // self.a
+            blocks = seg.reshape(m, self.F, R, self.a)
+            out = torch.roll(blocks[:, :, 0], shifts=-h, dims=1)
+            for j in range(1, R):
+                out += torch.roll(blocks[:, :, j], shifts=j - h, dims=1)
+            return out.reshape(m, self.L)[:, : self.T]
+        out = torch.zeros(m, self.L, dtype=seg.dtype, device=seg.device)
+        out.index_add_(1, self.idx_flat, seg.reshape(m, -1))
         return out[:, : self.T]
 
     def analysis(self, x: torch.Tensor) -> torch.Tensor:
@@ -231,18 +267,20 @@ def declip_plain(y, tau: float, *, window: int | None = None, hop: int | None = 
     lambdas = default_lambdas() if lambdas is None else list(lambdas)
     shrink = {"pew": shrink_pew, "ew": shrink_ew}[shrinkage]
     yt = yt.to(device)
+    taus = _taus(tau, yt.shape[0], yt.dtype, device)
     out = yt.clone()
     frame = GaborFrame(yt.shape[1], window, hop, channels, dtype=yt.dtype, device=device)
     for i in range(yt.shape[0]):
         y_i = yt[i : i + 1]
+        tau = taus[i]
         R = (y_i > -tau) & (y_i < tau)
         H = y_i >= tau
         Lo = y_i <= -tau
         if not bool((H | Lo).any()):
             continue  # nothing clipped: y comes back unchanged
-        z = frame.analysis(y_i)
+        z = torch.zeros_like(frame.analysis(y_i))
         c = z.clone()
-        x = frame.synthesis(c)
+        x = y_i.clone()
         for lam in lambdas:
             for k in range(1, max_iter + 1):
                 u = frame.synthesis(z)
@@ -266,19 +304,79 @@ def declip_plain(y, tau: float, *, window: int | None = None, hop: int | None = 
 # ---------------------------------------------------------------------------------------------------
 # the fast path
 
-def declip(y, tau: float, *, window: int | None = None, hop: int | None = None,
+def _taus(tau, n: int, dtype, device) -> torch.Tensor:
+    """``tau`` (scalar or one per signal) as an (n, 1) tensor in the signals' dtype (so that a sample
+    clipped at ``tau`` and then rounded to that dtype still compares equal to it)."""
+    t = torch.as_tensor(np.asarray(tau, dtype=np.float64)).to(dtype=dtype, device=device).reshape(-1)
+    if t.numel() == 1:
+        t = t.expand(n)
+    if t.numel() != n:
+        raise ValueError(f"tau: expected a scalar or one threshold per signal ({n}), got {t.numel()}")
+    if not bool((t > 0).all()) or not bool(torch.isfinite(t).all()):
+        raise ValueError(f"tau must be positive and finite, got {t.tolist()}")
+    return t.reshape(n, 1).contiguous()
+
+
+def _box_sum_fast(e: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum of ``e`` (m, frames, freq) over the 3 (freq) x 7 (frames) centred box, symmetric mirror padding
+    (edge repeated), without padded copies: shifted in-place adds plus the mirrored edge terms. The
+    result overwrites ``e``; ``s`` is a scratch buffer of the same shape (allocated when None)."""
+    m, nf, nk = e.shape
+    if nf < 4 or nk < 2:
+        e.copy_(_box_sum(_box_sum(e, 2, 3), 1, 7))
+        return e
+    s = torch.empty_like(e) if s is None else s
+    s.copy_(e)
+    s[:, :, 1:] += e[:, :, :-1]
+    s[:, :, :-1] += e[:, :, 1:]
+    s[:, :, :1] += e[:, :, :1]
+    s[:, :, -1:] += e[:, :, -1:]
+    out = e
+    out.copy_(s)
+    for d in (1, 2, 3):
+        if d < nf:
+            out[:, d:] += s[:, :-d]
+            out[:, :-d] += s[:, d:]
+    # mirrored terms: frame f - d < 0 reads frame d - f - 1, frame f + d > nf - 1 reads 2 nf - 1 - f - d
+    for f in range(3):
+        for d in range(f + 1, 4):
+            j = min(d - f - 1, nf - 1)
+            out[:, f] += s[:, j]
+            out[:, nf - 1 - f] += s[:, nf - 1 - j]
+    return out
+
+
+#: CPU chunking: signals are processed in groups whose per-iteration temporaries stay below glibc's
+#: largest dynamic mmap threshold (32 MiB); above it every large temporary is mmap'ed and page-faulted
+#: afresh at every iteration (measured: 4 SQAM excerpts in one batch ran 1.4x slower per case than one
+#: at a time on CPU-2). On CUDA all signals form one batch (the caching allocator reuses memory).
+CPU_CHUNK_BYTES = 24 * 2**20
+
+
+def declip(y, tau, *, window: int | None = None, hop: int | None = None,
            channels: int | None = None, sample_rate: int = SURVEY_RATE, lambdas=None,
            max_iter: int = 500, tol: float = 1e-4, shrinkage: str = "pew", device="cpu",
-           return_info: bool = False):
+           return_info: bool = False, progress: bool = False):
     """Social-sparsity declipping of ``y`` (N, T) or (T,), numpy or torch, float32/float64, with
-    symmetric threshold ``tau``. Output: same shape, dtype and kind as ``y``.
+    symmetric threshold ``tau`` (a scalar, or one per signal). Output: same shape, dtype and kind as ``y``.
 
     Frame sizes default to :func:`default_frame` at ``sample_rate``; ``lambdas`` to
     ``logspace(-1, -4, 20)``; ``max_iter`` inner iterations per lambda at most, an inner loop stops when
-    ``||x_k - x_{k-1}||_2 < tol``. Batched: every signal has its own lambda index and inner counter and
-    stops on its own; a finished signal is no longer computed. Uses ``S(z_k) = x_k + b_k (x_k - x_{k-1})``
-    (linearity) so one analysis and one synthesis per iteration. ``return_info``: also return a dict
-    with the number of iterations run per signal.
+    ``||x_k - x_{k-1}||_2 < tol``. The result equals :func:`declip_plain` (same arithmetic up to rounding).
+
+    How it is fast (BENCHMARKS.md, "Social sparsity"):
+
+    * batched: every signal has its own lambda index, inner counter and momentum and stops on its own;
+      a finished signal leaves the batch (one compaction), so no work is spent on it;
+    * one analysis and one synthesis per iteration, by linearity: ``S(z_k) = x_k + b_k (x_k - x_{k-1})``
+      (the survey's loop does two syntheses and two analyses);
+    * strided framing into a preallocated, zero-padded FFT buffer; overlap-add by block rolls;
+    * shrinkage and momentum in place on preallocated buffers: ``|z|^2`` as ``Re^2 + Im^2``, the 3 x 7
+      box sum by shifted adds with the mirrored edge terms added explicitly, the PEW normalisation folded
+      into ``lambda^2``, momentum as one ``lerp``.
+
+    ``return_info``: also return a dict with the iterations run per signal; ``progress``: a tqdm bar
+    over lambda stages.
     """
     yt, is_np, squeeze = _to_torch(y)
     window, hop, channels = _frame_args(window, hop, channels, sample_rate)
@@ -286,7 +384,9 @@ def declip(y, tau: float, *, window: int | None = None, hop: int | None = None,
     if shrinkage not in ("pew", "ew"):
         raise ValueError(f"unknown shrinkage {shrinkage!r}; use 'pew' or 'ew'")
     N, T = yt.shape
-    clipped = (yt >= tau) | (yt <= -tau)
+    dtype = yt.dtype
+    taus = _taus(tau, N, dtype, yt.device)
+    clipped = (yt >= taus) | (yt <= -taus)
     active0 = clipped.any(dim=1)
     iters = torch.zeros(N, dtype=torch.long)
     if not bool(active0.any()) or not lambdas:
@@ -295,64 +395,108 @@ def declip(y, tau: float, *, window: int | None = None, hop: int | None = None,
             else _from_torch(out, is_np, squeeze)
 
     dev = torch.device(device)
-    dtype = yt.dtype
     yd = yt.to(dev)
     frame = GaborFrame(T, window, hop, channels, dtype=dtype, device=dev)
-    # only the signals that have clipping take part
-    sel = active0.nonzero().squeeze(1).to(dev)
-    yc = yd[sel]
-    n = yc.shape[0]
-    clip_c = clipped.to(dev)[sel]
-    target = torch.where(clip_c, torch.sign(yc) * tau, yc)  # y on R, +tau on H, -tau on L
-    lam_table = torch.tensor(lambdas, dtype=dtype, device=dev)
-    nl = len(lambdas)
-
-    z = frame._analysis_fk(yc)            # (n, F, K)
-    c = z.clone()
-    x = yc.clone()                        # S(A(y)) = y
-    u = x.clone()                         # S(z)
-    lam_idx = torch.zeros(n, dtype=torch.long, device=dev)
-    k = torch.ones(n, dtype=dtype, device=dev)
-    done = torch.zeros(n, dtype=torch.bool, device=dev)
-    it = torch.zeros(n, dtype=torch.long, device=dev)
-
-    while True:
-        act = (~done).nonzero().squeeze(1)
-        m = act.numel()
-        if m == 0:
-            break
-        full = m == n
-        if full:
-            z_a, c_a, x_a, u_a, tg, cl = z, c, x, u, target, clip_c
-        else:
-            z_a, c_a, x_a, u_a = z[act], c[act], x[act], u[act]
-            tg, cl = target[act], clip_c[act]
-        lam = lam_table[lam_idx[act]].view(m, 1, 1)
-        beta = ((k[act] - 1) / (k[act] + 5)).view(m, 1)
-
-        r = tg - u_a
-        r.masked_fill_(cl & (u_a.abs() > tau), 0)
-        z_a.add_(frame._analysis_fk(r))
-        c_new = _shrink_fk(z_a, lam, shrinkage)
-        # z <- c_new + beta (c_new - c)
-        z_a = torch.sub(c_new, c_a).mul_(beta.view(m, 1, 1)).add_(c_new)
-        x_new = frame._synthesis_fk(c_new)
-        dx = x_new - x_a
-        step = torch.linalg.vector_norm(dx, dim=1)
-        u_new = dx.mul_(beta).add_(x_new)
-
-        if full:
-            z, c, x, u = z_a, c_new, x_new, u_new
-        else:
-            z[act], c[act], x[act], u[act] = z_a, c_new, x_new, u_new
-        it[act] += 1
-        finished = (step < tol) | (k[act] >= max_iter)
-        lam_idx[act] += finished.long()
-        k[act] = torch.where(finished, torch.ones_like(k[act]), k[act] + 1)
-        done[act] = lam_idx[act] >= nl
-
+    orig = active0.nonzero().squeeze(1).tolist()           # signals that take part, in batch order
+    lam2 = np.asarray(lambdas, dtype=np.float64) ** 2
+    if shrinkage == "pew":
+        lam2 = lam2 * 21.0                                   # box *mean*: lambda^2 / (sum / 21)
+    if dev.type == "cpu":
+        per_signal = frame.F * frame.M * torch.finfo(dtype).bits // 8
+        chunk = max(1, CPU_CHUNK_BYTES // per_signal)
+    else:
+        chunk = len(orig)
     out = yd.clone()
-    out[sel] = x
-    iters[active0] = it.cpu()
+    taus_d = taus.to(dev)
+    clipped_d = clipped.to(dev)
+    bar = _progress(progress, len(orig) * len(lambdas))
+    for start in range(0, len(orig), chunk):
+        part = orig[start : start + chunk]
+        sel = torch.tensor(part, device=dev)
+        x_part, it_part = _run(frame, yd[sel], taus_d[sel], clipped_d[sel], lam2, max_iter, tol, shrinkage, bar)
+        out[sel] = x_part
+        iters[part] = torch.as_tensor(it_part)
+    if bar is not None:
+        bar.close()
     res = _from_torch(out, is_np, squeeze)
     return (res, {"iterations": iters.tolist()}) if return_info else res
+
+
+def _run(frame: GaborFrame, yc: torch.Tensor, tau_c: torch.Tensor, clip_c: torch.Tensor, lam2: np.ndarray,
+         max_iter: int, tol: float, shrinkage: str, bar) -> tuple[torch.Tensor, np.ndarray]:
+    """The batched loop on signals that all have clipping; returns their reconstructions and iterations."""
+    n, dev, dtype = yc.shape[0], yc.device, yc.dtype
+    nl = len(lam2)
+    target = torch.where(clip_c, torch.sign(yc) * tau_c, yc)  # y on R, +tau on H, -tau on L
+    buf = torch.zeros(n, frame.F, frame.M, dtype=dtype, device=dev)      # windowed frames, zero-padded
+    seg = torch.empty(n, frame.F, frame.M, dtype=dtype, device=dev)      # synthesis frames
+    spec = torch.empty(n, frame.F, frame.K, dtype=_complex_of(dtype), device=dev)
+    e_buf = torch.empty(n, frame.F, frame.K, dtype=dtype, device=dev)
+    s_buf = torch.empty_like(e_buf)
+    z = torch.zeros(n, frame.F, frame.K, dtype=_complex_of(dtype), device=dev)
+    c = torch.zeros_like(z)
+    x = yc.clone()                     # the first stopping test compares with y (survey)
+    u = torch.zeros_like(yc)           # S(z) = 0: coefficients start at zero (survey)
+    lam_idx = np.zeros(n, dtype=np.int64)
+    k = np.ones(n, dtype=np.int64)
+    it = np.zeros(n, dtype=np.int64)
+    idx = list(range(n))               # position in the current batch -> signal index in this call
+    out = torch.empty_like(yc)
+    out_it = np.zeros(n, dtype=np.int64)
+
+    while idx:
+        m = len(idx)
+        lam2_t = torch.as_tensor(lam2[lam_idx], dtype=dtype, device=dev).view(m, 1, 1)
+        beta = torch.as_tensor((k - 1) / (k + 5), dtype=dtype, device=dev)
+
+        r = target - u
+        r.masked_fill_(clip_c & (u.abs() > tau_c), 0)
+        z.add_(frame._analysis_into(r, buf, spec[:m]))
+        e = torch.square(z.real, out=e_buf[:m]).addcmul_(z.imag, z.imag)   # |z|^2
+        if shrinkage == "pew":
+            e = _box_sum_fast(e, s_buf[:m])
+        # gain max(1 - lam^2/E, 0), 0 where E = 0 (1/0 = inf -> -inf -> 0)
+        gain = e.reciprocal_().mul_(-lam2_t).add_(1).clamp_(min=0)
+        c_new = z.mul_(gain)                                  # z's buffer now holds c_k
+        # momentum z_{k+1} = c_k + b (c_k - c_{k-1}) = lerp(c_k, c_{k-1}, -b), into c_{k-1}'s buffer
+        cr, cnr = torch.view_as_real(c), torch.view_as_real(c_new)
+        torch.lerp(cnr, cr, (-beta).view(m, 1, 1, 1), out=cr)
+        z, c = c, c_new
+        x_new = frame._synthesis_fast(c, seg)
+        dx = x_new - x
+        step = torch.linalg.vector_norm(dx, dim=1)
+        u = dx.mul_(beta.view(m, 1)).add_(x_new)             # S(z_{k+1}) by linearity
+        x = x_new
+
+        it += 1
+        finished = (step < tol).cpu().numpy() | (k >= max_iter)
+        lam_idx += finished
+        k = np.where(finished, 1, k + 1)
+        if bar is not None and finished.any():
+            bar.update(int(finished.sum()))
+        done = lam_idx >= nl
+        if done.any():
+            for j in np.flatnonzero(done):
+                out[idx[j]] = x[j]
+                out_it[idx[j]] = it[j]
+            keep_np = ~done
+            if keep_np.any():
+                keep = torch.as_tensor(keep_np, device=dev)
+                z, c, x, u = z[keep], c[keep], x[keep], u[keep]
+                target, clip_c, tau_c = target[keep], clip_c[keep], tau_c[keep]
+                m_new = int(keep_np.sum())
+                buf, seg, spec, e_buf, s_buf = buf[:m_new], seg[:m_new], spec[:m_new], e_buf[:m_new], s_buf[:m_new]
+            idx = [i for i, kp in zip(idx, keep_np) if kp]
+            lam_idx, k, it = lam_idx[keep_np], k[keep_np], it[keep_np]
+    return out, out_it
+
+
+def _complex_of(dtype):
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc="social sparsity (lambda stages)", unit="stage")

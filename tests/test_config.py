@@ -41,10 +41,13 @@ def test_defaults_are_filled():
 def test_plan_and_spec_of_demo():
     c = load_config(ROOT / "config" / "config.yaml")
     jobs = plan(c)
-    names = [(j.method, j.variant) for j in jobs]
-    assert names == [("identity", "default"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
+    names = [(j.method, j.variant) for j in jobs if j.experiment == "table1"]
+    assert names == [("identity", "default"), ("social_sparsity", "pew_short"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
                      ("self_supervised", "proposed_mt"), ("self_supervised", "mc_only"),
                      ("self_supervised", "with_bias_mt")]
+    # Table 4 (HDR imaging, issue 5)
+    assert [(j.method, j.variant) for j in jobs if j.experiment == "table4"] == [
+        ("identity", "default"), ("dpir", "standin"), ("supervised", "full"), ("self_supervised", "proposed")]
     s = job_spec(c, "table1", "self_supervised", "with_bias_mt", 0)
     assert s["params"]["network"]["bias"] is True and s["params"]["training"]["loss"] == "mc_ei"
     assert s["params"]["training"]["ei_core_weight"] == 0.0

@@ -200,7 +200,7 @@ def test_quality_improves():
 def test_plugin_discovered_and_reconstructs():
     decl = discover_methods()["social_sparsity"]
     assert decl.supervision == "none" and decl.trains is False and decl.modalities == ["audio"]
-    assert decl.default_variants == ["pew"] and set(decl.variants) == {"pew", "ew"}
+    assert decl.default_variants == ["pew"] and set(decl.variants) == {"pew", "ew", "pew_short"}
     assert decl.variant_label("pew") == "Social sparsity (PEW)" and decl.variant_label("ew") == "Social sparsity (EW)"
     _, method = load_method("social_sparsity")
     x = _sines(2, 3000, seed=6)

@@ -25,7 +25,7 @@ SPLITS = ["train", "val", "test"]
 
 wildcard_constraints:
     dataset="[a-z][a-z0-9_]*",
-    experiment="[a-z][a-z0-9_]*",
+    experiment="|".join(CFG["experiments"]),  # only configured names (tables/ also holds surveys)
     method="[a-z][a-z0-9_]*",
     variant="[A-Za-z0-9_@=,.+-]+",
     seed="[0-9]+",

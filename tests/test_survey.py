@@ -1,0 +1,254 @@
+"""SQAM survey experiment (datasets/sqam.py, declipbench/survey.py, workflow/rules/survey.smk)."""
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import FIXTURES, ROOT, snakemake
+from declipbench import io, survey
+from declipbench.config import ConfigError, validate_config
+from declipbench.download import ChecksumError
+from declipbench.physics import sdr_db
+from declipbench.plugins import Context, Method, load_method
+
+sys.path.insert(0, str(Path(__file__).parent))
+from localserver import LocalServer  # noqa: E402
+
+SQAM = FIXTURES / "sqam"
+
+
+def _sqam():
+    spec = importlib.util.spec_from_file_location("sqam_under_test", ROOT / "datasets" / "sqam.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def sqam_dir(tmp_path):
+    """The fixture excerpts copied to a writable folder (as if placed by hand)."""
+    if not (SQAM / "a25_harp.wav").is_file():
+        pytest.skip(f"SQAM fixtures not found at {SQAM}")
+    d = tmp_path / "sqam"
+    d.mkdir()
+    for f in SQAM.glob("*.wav"):
+        shutil.copy(f, d / f.name)
+    return d
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    import urllib.request
+
+    def refuse(*a, **k):
+        raise AssertionError("a network call was made")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", refuse)
+
+
+def test_placed_files_are_used_without_network(sqam_dir, no_network):
+    mod = _sqam()
+    paths = mod.fetch({"path": str(sqam_dir), "signals": ["a25_harp", "a08_violin"]}, progress=False)
+    assert set(paths) == {"a25_harp", "a08_violin"}
+    x = mod.read(paths["a25_harp"])
+    assert x.dtype == np.float64 and x.ndim == 1 and len(x) == 253482
+    # MATLAB audioread scaling: 16-bit samples / 32768
+    assert np.allclose(x * 32768, np.round(x * 32768)) and np.abs(x).max() < 1
+
+
+def test_wrong_file_is_refused_and_moved_aside(sqam_dir, no_network):
+    mod = _sqam()
+    shutil.copy(sqam_dir / "a08_violin.wav", sqam_dir / "a16_clarinet.wav")  # wrong content
+    with pytest.raises(ChecksumError, match="a16_clarinet.wav"):
+        mod.fetch({"path": str(sqam_dir), "signals": ["a16_clarinet"]}, progress=False)
+    assert not (sqam_dir / "a16_clarinet.wav").exists() and (sqam_dir / "a16_clarinet.wav.bad").exists()
+
+
+def test_missing_file_is_downloaded_and_verified(sqam_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DECLIPBENCH_ALLOW_HTTP_LOCALHOST", "1")
+    mod = _sqam()
+    payload = (sqam_dir / "a25_harp.wav").read_bytes()
+    target = tmp_path / "download"
+    with LocalServer({"/mirror/a25_harp.wav": payload, "/bad/a25_harp.wav": payload[:-2] + b"xx"}) as srv:
+        got = mod.fetch({"path": str(target), "signals": ["a25_harp"], "mirrors": [srv.url("/mirror")]}, progress=False)
+        assert got["a25_harp"].read_bytes() == payload
+        other = tmp_path / "other"
+        with pytest.raises(ChecksumError):
+            mod.fetch({"path": str(other), "signals": ["a25_harp"], "mirrors": [srv.url("/bad")]}, progress=False)
+    assert not (other / "a25_harp.wav").exists()
+
+
+def test_unknown_signal_is_named():
+    with pytest.raises(ValueError, match="a99_kazoo"):
+        _sqam().selected({"signals": ["a99_kazoo"]})
+
+
+def test_measure_hits_the_target_input_sdrs(sqam_dir, tmp_path):
+    out = tmp_path / "m.npz"
+    survey.measure("sqam", {"path": str(sqam_dir)}, "a25_harp", [1, 10, 20], None, out)
+    m = io.load_arrays(out)
+    assert m["y"].shape == (3, 253482) and int(m["sample_rate"]) == 44100
+    assert np.allclose(m["input_sdr"], [1, 10, 20], atol=1e-3)
+    for j, tau in enumerate(m["tau"]):
+        assert np.allclose(m["y"][j], np.clip(m["x"], -tau, tau))
+        assert sdr_db(m["x"], m["y"][j]) == pytest.approx(m["input_sdr"][j])
+    assert m["tau"][0] < m["tau"][1] < m["tau"][2]
+
+
+class _Echo(Method):
+    def reconstruct(self, y, ctx):
+        return np.asarray(y) * 0 + ctx.tau_high
+
+
+def test_default_per_threshold_reconstruction_calls_each_item_with_its_tau():
+    y = np.zeros((3, 10), dtype=np.float32)
+    out = _Echo().reconstruct_per_threshold(y, np.array([0.1, 0.2, 0.3]), Context({}, -1.0, 1.0))
+    assert np.allclose(out[:, 0], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="2 thresholds for 3 items"):
+        _Echo().reconstruct_per_threshold(y, np.array([0.1, 0.2]), Context({}, -1.0, 1.0))
+
+
+def test_social_sparsity_batched_thresholds_equal_one_by_one():
+    _, method = load_method("social_sparsity")
+    rng = np.random.default_rng(0)
+    t = np.arange(3000) / 8000
+    x = np.stack([np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) + 0.5 * np.sin(2 * np.pi * 3.1 * f * t)
+                  for f in (220, 330, 440)])
+    taus = np.array([0.4, 0.7, 1.0])
+    y = np.stack([np.clip(xi, -ti, ti) for xi, ti in zip(x, taus)]).astype(np.float32)
+    params = dict(shrinkage="pew", window=256, hop=64, channels=512, lambdas={"start": -1, "stop": -3, "num": 3},
+                  max_iter=15, tol=1e-4, batch=3)
+    ctx = Context(params=params, tau_low=-1.0, tau_high=1.0, device="cpu", threads=1, progress=False)
+    batched = method.reconstruct_per_threshold(y, taus, ctx)
+    single = [method.reconstruct(y[i : i + 1], Context(params, -taus[i], taus[i], device="cpu", threads=1,
+                                                       progress=False))[0] for i in range(3)]
+    assert np.allclose(batched, np.stack(single), atol=1e-5)
+    assert not np.allclose(batched, y)
+
+
+@pytest.mark.parametrize("rate,frame", [(44100, (8192, 2048, 16384)), (22050, (4096, 1024, 8192)),
+                                        (16000, (4096, 1024, 8192)), (8000, (2048, 512, 4096))])
+def test_frame_defaults_follow_the_data_sample_rate(monkeypatch, rate, frame):
+    _, method = load_method("social_sparsity")
+    seen = {}
+
+    def spy(y, tau, **kw):
+        from declipbench.sparsity import _frame_args
+
+        seen["frame"] = _frame_args(kw["window"], kw["hop"], kw["channels"], kw["sample_rate"])
+        return np.asarray(y)
+
+    monkeypatch.setattr(sys.modules[type(method).__module__], "declip", spy)
+    params = {"shrinkage": "pew", "window": None, "hop": None, "channels": None, "sample_rate": None}
+    method.reconstruct(np.zeros((1, 100), np.float32), Context(params, -0.1, 0.1, progress=False, sample_rate=rate))
+    assert seen["frame"] == frame
+
+
+def _survey_config(tmp_path, sqam_dir, signals, **extra):
+    return {"run": "sv", "results_dir": str(tmp_path / "results"), "threads": 1, "progress": False,
+            "datasets": {"s": {"module": "synthetic_music", "params": {"splits": {"train": 4, "val": 2, "test": 2}}}},
+            "experiments": {"t1": {"dataset": "s", "tau": 0.1, "methods": ["identity"], "metrics": ["sdr"]}},
+            "surveys": {"sqam": {"dataset": {"module": "sqam", "params": {"path": str(sqam_dir), "signals": signals}},
+                                 "input_sdrs": [5, 15], "methods": {"social_sparsity": {"variants": ["pew"]}},
+                                 **extra}}}
+
+
+def test_survey_config_is_validated(tmp_path, sqam_dir):
+    cfg = _survey_config(tmp_path, sqam_dir, ["a25_harp"])
+    validate_config(cfg, "x.yaml")
+    bad = json.loads(json.dumps(cfg))
+    bad["surveys"]["sqam"]["methods"] = ["supervised"]
+    with pytest.raises(ConfigError, match="surveys.sqam.methods: method 'supervised' trains"):
+        validate_config(bad, "x.yaml")
+    bad = json.loads(json.dumps(cfg))
+    bad["surveys"]["sqam"]["dataset"]["module"] = "synthetic_music"
+    with pytest.raises(ConfigError, match="not a survey data set"):
+        validate_config(bad, "x.yaml")
+    bad = json.loads(json.dumps(cfg))
+    bad["surveys"]["sqam"]["input_sdrs"] = [0]
+    with pytest.raises(ConfigError, match="surveys.sqam.input_sdrs"):
+        validate_config(bad, "x.yaml")
+    bad = json.loads(json.dumps(cfg))
+    bad["surveys"]["sqam"]["published"] = {"social_sparsity/pew": "SS_MAGIC"}
+    with pytest.raises(ConfigError, match="SS_MAGIC"):
+        validate_config(bad, "x.yaml")
+
+
+def test_survey_end_to_end_through_snakemake(tmp_path, sqam_dir):
+    """A real signal, two input SDRs, a short lambda schedule: the DAG runs and the table carries the
+    measured Delta-SDR next to the published per-signal values."""
+    cfg = _survey_config(tmp_path, sqam_dir, ["a25_harp"],
+                         published={"social_sparsity/pew": "SS_PEW"},
+                         reference_csv=str(SQAM / "reference_dsdr.csv"))
+    cfg["surveys"]["sqam"]["methods"]["social_sparsity"]["params"] = {
+        "lambdas": {"start": -1, "stop": -2, "num": 2}, "max_iter": 3}
+    path = tmp_path / "sv.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    snakemake(str(tmp_path / "results/sv/tables/sqam.md"), "--cores", "2", "--configfile", str(path))
+    run = tmp_path / "results" / "sv"
+    md = (run / "tables" / "sqam.md").read_text()
+    assert "Social sparsity (PEW)" in md and "| 5 | 1 |" in md and "| 15 | 1 |" in md
+    cases = io.read_csv(run / "tables" / "sqam.cases.csv")
+    assert len(cases) == 2
+    ref = survey.read_reference(SQAM / "reference_dsdr.csv")
+    for row in cases:
+        assert float(row["published_dsdr"]) == ref[(row["signal"], "SS_PEW", float(row["input_sdr_target"]))]
+        assert float(row["dsdr"]) > 0.5          # even 2 x 3 iterations improve on the clipped input
+        assert abs(float(row["input_sdr"]) - float(row["input_sdr_target"])) < 1e-3
+    summ = io.read_csv(run / "tables" / "sqam.csv")
+    assert [float(s["published_mean_all"]) for s in summ] == [16.60, 21.11]
+    assert (run / "benchmarks" / "survey_reconstruct" / "sqam" / "social_sparsity" / "pew" / "a25_harp.tsv").is_file()
+
+
+# --- fidelity to the survey's published numbers (issue 3) -----------------------------------------
+# Every case: |Delta-SDR ours - published| <= 0.3 dB, and <= 0.1 dB on average. The default run checks
+# one case (FAST_CASE); the full check over the 4 fixture excerpts x 7 input SDRs is
+#     .venv/bin/python -m pytest -m slow tests/test_survey.py -k fidelity
+# (BENCHMARKS.md has its time and result).
+
+FAST_CASE = ("a25_harp", 20)
+
+
+def _fidelity(signals, input_sdrs, tmp_path, threads=2):
+    import torch
+
+    from declipbench.sparsity import declip
+
+    mod = _sqam()
+    ref = survey.read_reference(SQAM / "reference_dsdr.csv")
+    torch.set_num_threads(threads)
+    diffs = {}
+    for name in signals:
+        x = mod.read(SQAM / f"{name}.wav")
+        taus = np.array([survey.tau_for_input_sdr(x, s) for s in input_sdrs])
+        y = np.stack([np.clip(x, -t, t) for t in taus])
+        x_hat = declip(y.astype(np.float32), taus, sample_rate=44100)   # the survey's settings
+        for j, s in enumerate(input_sdrs):
+            dsdr = sdr_db(x, x_hat[j]) - sdr_db(x, y[j])
+            diffs[(name, s)] = dsdr - ref[(name, "SS_PEW", float(s))]
+    return diffs
+
+
+def test_fidelity_one_case(tmp_path):
+    if not (SQAM / "reference_dsdr.csv").is_file():
+        pytest.skip(f"SQAM fixtures not found at {SQAM}")
+    name, s = FAST_CASE
+    d = _fidelity([name], [s], tmp_path)[(name, s)]
+    assert abs(d) <= 0.3, f"{name} at {s} dB: Delta-SDR differs from the published value by {d:+.3f} dB"
+
+
+@pytest.mark.slow
+def test_fidelity_all_fixture_cases(tmp_path):
+    if not (SQAM / "reference_dsdr.csv").is_file():
+        pytest.skip(f"SQAM fixtures not found at {SQAM}")
+    diffs = _fidelity(["a08_violin", "a16_clarinet", "a25_harp", "a42_accordion"], [1, 3, 5, 7, 10, 15, 20], tmp_path)
+    report = ", ".join(f"{n}@{s}: {d:+.3f}" for (n, s), d in diffs.items())
+    assert max(abs(d) for d in diffs.values()) <= 0.3, report
+    assert np.mean([abs(d) for d in diffs.values()]) <= 0.1, report
