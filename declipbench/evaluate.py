@@ -3,9 +3,9 @@
 NIQE (images) needs the pristine model of the official release. It is looked up, in this order, at
 ``$DECLIPBENCH_NIQE_MODEL`` (a ``.npz`` or the official ``modelparameters.mat``), in the cache
 ``data/niqe/`` of the repository (:func:`declipbench.metrics.fetch_niqe_model`; it downloads only when
-``DECLIPBENCH_NIQE_SHA256`` gives the release's checksum, since none is published), and in the shared
-test fixtures (``$DECLIPBENCH_FIXTURES/niqe`` or ``../shared/fixtures/niqe``). Without one, NIQE
-scores are recorded as missing with the reason, never as a crash.
+``DECLIPBENCH_NIQE_SHA256`` gives the release's checksum, since none is published). Without one, NIQE
+scores are recorded as missing with the reason, never as a crash. (The product never reads the test
+fixtures; the tests point ``DECLIPBENCH_NIQE_MODEL`` at the fixture model, see tests/conftest.py.)
 """
 
 from __future__ import annotations
@@ -41,10 +41,6 @@ def niqe_model() -> tuple[dict | None, str]:
         return fetch_niqe_model(ROOT / "data" / "niqe", progress=False), str(ROOT / "data" / "niqe")
     except (OSError, ValueError) as exc:
         tried.append(str(exc))
-    fixtures = Path(os.environ.get("DECLIPBENCH_FIXTURES", ROOT.parent / "shared" / "fixtures"))
-    for cand in (fixtures / "niqe" / "niqe_pris_params.npz", fixtures / "niqe_pris_params.npz"):
-        if cand.is_file():
-            return load_pristine_model(cand), str(cand)
     log.warning("no NIQE pristine model: %s", " | ".join(tried))
     return None, ("NIQE pristine model not available: place modelparameters.mat of the official release "
                   "in data/niqe/ or set DECLIPBENCH_NIQE_MODEL")
