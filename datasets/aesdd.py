@@ -21,7 +21,6 @@ with the reason in the manifest.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import shutil
@@ -51,11 +50,9 @@ log = logging.getLogger("declipbench.datasets.aesdd")
 
 
 def _audio_folder():
-    spec = importlib.util.spec_from_file_location("declipbench_datasets._audio_folder",
-                                                  Path(__file__).with_name("audio_folder.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from declipbench.plugins import load_dataset
+
+    return load_dataset("audio_folder")
 
 
 def find_root(base: Path) -> Path | None:
