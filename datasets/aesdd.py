@@ -114,7 +114,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     files, skipped = [], []
     for e in EMOTIONS:
         for f in af.list_files(root / e):
-            problem = _probe(f)
+            problem = af.probe(f)
             if problem:
                 if p["on_error"] == "fail":
                     raise ValueError(problem)
@@ -133,13 +133,3 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     manifest.update({"dataset": "aesdd", "root": str(root), "source": source, "params": dict(p),
                      "files_total": len(files) + len(skipped), "clipped_at": clipped_counts(out_dir, [0.1])})
     return manifest
-
-
-def _probe(path: Path) -> str | None:
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        return f"cannot decode audio file {path}: {exc}"
-    return None if info.frames > 0 else f"audio file {path} has no samples"

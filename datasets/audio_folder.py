@@ -51,6 +51,17 @@ def split_files(files: list[Path], root: Path, fractions: dict, min_files: dict,
     return out
 
 
+def probe(path: Path) -> str | None:
+    """None if the file's header decodes, else the reason (naming the file)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        return f"cannot decode audio file {path}: {exc}"
+    return None if info.frames > 0 else f"audio file {path} has no samples"
+
+
 def segment_file(path: Path, sample_rate: int, seg_len: int, max_segments: int | None) -> np.ndarray:
     from declipbench.io import read_audio
 

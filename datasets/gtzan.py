@@ -136,17 +136,6 @@ def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
     return root, info
 
 
-def _probe(path: Path) -> str | None:
-    """None if the file's header decodes, else the reason (naming the file)."""
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        return f"cannot decode audio file {path}: {exc}"
-    return None if info.frames > 0 else f"audio file {path} has no samples"
-
-
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     from declipbench.segments import clipped_counts, file_source, write_audio_splits
 
@@ -164,7 +153,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
                 skipped.append({"file": str(f.relative_to(root)), "split": None,
                                 "reason": KNOWN_CORRUPT.get(stem, "excluded by params.exclude")})
                 continue
-            problem = _probe(f)
+            problem = af.probe(f)
             if problem:  # unreadable files are set aside before the split, so every genre keeps its test file
                 if p["on_error"] == "fail":
                     raise ValueError(problem)

@@ -95,7 +95,6 @@ class GaborFrame:
         idx = (torch.arange(self.F)[:, None] * self.a + torch.arange(self.w)[None, :] - self.w // 2) % self.L
         self.idx = idx.to(self.device)
         self.idx_flat = self.idx.reshape(-1)
-        self._wts = None
 
     # internal layout (N, frames, channels): contiguous along channels for the FFT
     def _analysis_fk(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,9 +104,12 @@ class GaborFrame:
         return torch.fft.rfft(seg, n=self.M, dim=-1)
 
     def _synthesis_fk(self, z: torch.Tensor) -> torch.Tensor:
-        seg = torch.fft.irfft(z, n=self.M, dim=-1)[..., : self.w] * self.gs
-        out = torch.zeros(z.shape[0], self.L, dtype=seg.dtype, device=seg.device)
-        out.index_add_(1, self.idx_flat, seg.reshape(z.shape[0], -1))
+        return self._overlap_add(torch.fft.irfft(z, n=self.M, dim=-1)[..., : self.w] * self.gs)
+
+    def _overlap_add(self, seg: torch.Tensor) -> torch.Tensor:
+        """Windowed frames (m, F, w) -> signal (m, T), by index (any window and hop)."""
+        out = torch.zeros(seg.shape[0], self.L, dtype=seg.dtype, device=seg.device)
+        out.index_add_(1, self.idx_flat, seg.reshape(seg.shape[0], -1))
         return out[:, : self.T]
 
     # fast framing for the batched path: strided frames into a zero-padded FFT buffer (no gather, no
@@ -139,9 +141,7 @@ class GaborFrame:
             for j in range(1, R):
                 out += torch.roll(blocks[:, :, j], shifts=j - h, dims=1)
             return out.reshape(m, self.L)[:, : self.T]
-        out = torch.zeros(m, self.L, dtype=seg.dtype, device=seg.device)
-        out.index_add_(1, self.idx_flat, seg.reshape(m, -1))
-        return out[:, : self.T]
+        return self._overlap_add(seg)
 
     def analysis(self, x: torch.Tensor) -> torch.Tensor:
         """(N, T) -> (N, M/2+1, frames)."""
@@ -210,16 +210,6 @@ def shrink_pew(z: torch.Tensor, lam, kf: int = 3, kt: int = 7) -> torch.Tensor:
     ``E`` the mean of ``|z|^2`` over the kf x kt neighbourhood (symmetric mirror padding)."""
     e = z.real ** 2 + z.imag ** 2
     return z * _gain(_box_mean(e, kf, kt, f_dim=1), lam)
-
-
-def _shrink_fk(z: torch.Tensor, lam: torch.Tensor, kind: str) -> torch.Tensor:
-    """Shrinkage on the internal (N, frames, channels) layout; ``lam`` broadcastable (N, 1, 1)."""
-    e = z.real ** 2 + z.imag ** 2
-    if kind == "pew":
-        e = _box_mean(e, 3, 7, f_dim=2)
-    elif kind != "ew":
-        raise ValueError(f"unknown shrinkage {kind!r}; use 'pew' or 'ew'")
-    return z * _gain(e, lam)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -68,15 +68,18 @@ def check_surveys(config: dict, source: str = "config") -> None:
                                   f"{module!r}; known: {sorted(known)}")
 
 
+def _variants(name: str, sv: dict, methods: dict) -> list[tuple[str, str, dict]]:
+    """(method, variant, variant params) of one survey, in table order."""
+    return [(m, variant, params)
+            for m, opts in method_entries({**sv, "modality": "audio"}, methods, f"surveys.{name}")
+            for variant, params in expand_variants(methods[m], opts, f"surveys.{name}.methods.{m}")]
+
+
 def survey_jobs(config: dict) -> list[tuple[str, str, str]]:
     """(survey, method, variant) in table order."""
     methods = discover_methods()
-    out = []
-    for name, sv in (config.get("surveys") or {}).items():
-        for m, opts in method_entries({**sv, "modality": "audio"}, methods, f"surveys.{name}"):
-            for variant, _ in expand_variants(methods[m], opts, f"surveys.{name}.methods.{m}"):
-                out.append((name, m, variant))
-    return out
+    return [(name, m, v) for name, sv in (config.get("surveys") or {}).items()
+            for m, v, _ in _variants(name, sv, methods)]
 
 
 def survey_signals(config: dict, survey: str) -> list[str]:
@@ -88,13 +91,12 @@ def survey_signals(config: dict, survey: str) -> list[str]:
 def survey_spec(config: dict, survey: str, method: str, variant: str) -> dict:
     sv = config["surveys"][survey]
     methods = discover_methods()
-    opts = dict(method_entries({**sv, "modality": "audio"}, methods, f"surveys.{survey}"))[method]
-    variants = dict(expand_variants(methods[method], opts, f"surveys.{survey}.methods.{method}"))
-    if variant not in variants:
+    variants = {(m, v): params for m, v, params in _variants(survey, sv, methods)}
+    if (method, variant) not in variants:
         raise SurveyError(f"surveys.{survey}.methods.{method}: no variant {variant!r} in this run")
     return {"survey": survey, "method": method, "variant": variant,
             "label": methods[method].variant_label(variant),
-            "params": deep_merge(sv.get("method_defaults") or {}, variants[variant]),
+            "params": deep_merge(sv.get("method_defaults") or {}, variants[(method, variant)]),
             "device": config["device"], "threads": config["threads"], "progress": config["progress"]}
 
 
