@@ -29,6 +29,7 @@ import logging
 from pathlib import Path
 
 from declipbench import hdr, hdrio
+from declipbench.plugins import dataset_params
 
 MODALITY = "image"
 NEEDS_DOWNLOAD = True
@@ -103,10 +104,7 @@ def download(root: Path, sha256: str | None) -> None:
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
-    p = {**DEFAULTS, **params}
-    unknown = sorted(set(p) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"datasets.<name>.params: unknown parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
+    p = dataset_params(DEFAULTS, params)
     hdr.check_camera_params(p)
     if p["on_error"] not in ("fail", "skip"):
         raise ValueError(f"datasets.<name>.params.on_error = {p['on_error']!r}: must be 'fail' or 'skip'")

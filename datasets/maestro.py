@@ -20,7 +20,7 @@ split of the training years, chosen by a seeded hash.
 
 Test set (PAPER.md, Table 3): "clipped to a fixed input SDR, then normalised so τ = 0.1". Each test
 segment ``x`` is scaled by ``tau / tau_x`` where ``tau_x`` clips ``x`` to ``test_input_sdr_db``
-(:func:`declipbench.physics.tau_for_input_sdr`), so clipping the stored segment at ``tau`` gives exactly
+(:func:`declipbench.physics.scale_to_input_sdr`), so clipping the stored segment at ``tau`` gives exactly
 that input SDR. PAPER.md does not give the SDR value: ``test_input_sdr_db`` has no default and must be
 set in the config. Silent or near-silent segments (peak below ``test_min_peak``) and segments for which
 the target cannot be reached are dropped and counted in the manifest.
@@ -103,9 +103,9 @@ def select(rows: list[dict], p: dict) -> dict[str, list[dict]]:
     return {k: out[k] for k in ("train", "val", "test")}
 
 
-def scale_to_input_sdr(rows: np.ndarray, target_db: float, tau: float, min_peak: float):
+def scale_rows_to_input_sdr(rows: np.ndarray, target_db: float, tau: float, min_peak: float):
     """Scale each segment so clipping it at ``tau`` gives ``target_db`` input SDR; drop what cannot be."""
-    from declipbench.physics import tau_for_input_sdr
+    from declipbench.physics import scale_to_input_sdr
 
     kept, why = [], {}
     for x in rows:
@@ -114,11 +114,9 @@ def scale_to_input_sdr(rows: np.ndarray, target_db: float, tau: float, min_peak:
             why["below_test_min_peak"] = why.get("below_test_min_peak", 0) + 1
             continue
         try:
-            t = tau_for_input_sdr(x, target_db)
+            kept.append(scale_to_input_sdr(x, target_db, tau))
         except ValueError:
             why["input_sdr_unreachable"] = why.get("input_sdr_unreachable", 0) + 1
-            continue
-        kept.append((x.astype(np.float64) * (tau / t)).astype(np.float32))
     out = np.stack(kept) if kept else np.zeros((0, rows.shape[1]), np.float32)
     return out, why
 
@@ -165,7 +163,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
                     estimate_seconds=float(r["duration"] or 0) or None,
                     note={"year": int(r["year"]), "csv_duration": float(r["duration"] or 0)}))
         log.info("MAESTRO selection: %s recordings (train/val/test)", [len(v) for v in sources.values()])
-        transform = {"test": lambda x: scale_to_input_sdr(x, target, float(p["tau"]), float(p["test_min_peak"]))}
+        transform = {"test": lambda x: scale_rows_to_input_sdr(x, target, float(p["tau"]), float(p["test_min_peak"]))}
         manifest = write_audio_splits(sources, out_dir, sample_rate=int(p["sample_rate"]),
                                       segment_seconds=float(p["segment_seconds"]),
                                       max_segments_per_file=p["max_segments_per_file"], on_error=p["on_error"],

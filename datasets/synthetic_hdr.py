@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 from declipbench import hdr
+from declipbench.plugins import dataset_params
 
 MODALITY = "image"
 NEEDS_DOWNLOAD = False
@@ -30,10 +31,7 @@ log = logging.getLogger("declipbench.datasets.synthetic_hdr")
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
-    p = {**DEFAULTS, **params}
-    unknown = sorted(set(p) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"datasets.<name>.params: unknown parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
+    p = dataset_params(DEFAULTS, params)
     hdr.check_camera_params(p)
     s = int(p["scene_size"])
     if s < max(int(p["size"]), int(p["patch"])):

@@ -59,11 +59,29 @@ def check_references(config: dict, source: str = "config") -> None:
                                   f"defined under datasets: {sorted(config['datasets'])}")
             if ts == exp["dataset"]:
                 raise ConfigError(f"{source}: {where}.test_sets: {ts!r} is already the experiment's dataset")
+        _check_test_scaling(config, name, source)
         try:
             for m, opts in method_entries(exp, methods, where):
                 expand_variants(methods[m], opts, f"{where}.methods.{m}")
         except PluginError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _check_test_scaling(config: dict, experiment: str, source: str) -> None:
+    """A dataset whose test segments are scaled to an input SDR at its ``tau`` (Table 3: maestro,
+    synthetic_piano) gives that input SDR only when the experiment clips at the same ``tau``."""
+    from .plugins import load_dataset
+
+    exp = config["experiments"][experiment]
+    ds = config["datasets"][exp["dataset"]]
+    params = ds.get("params") or {}
+    if params.get("test_input_sdr_db") is None:
+        return
+    tau = params.get("tau", getattr(load_dataset(ds["module"]), "DEFAULTS", {}).get("tau"))
+    if tau is not None and abs(float(tau) - float(exp["tau"])) > 1e-12:
+        raise ConfigError(f"{source}: experiments.{experiment}.tau is {exp['tau']}, but datasets."
+                          f"{exp['dataset']}.params scales its test segments so that clipping at tau = {tau} "
+                          f"gives {params['test_input_sdr_db']} dB input SDR; set the same tau in both")
 
 
 def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
@@ -131,6 +149,46 @@ def extra_train_measurements(config: dict, experiment: str, method: str) -> list
         return []
     base = f"{config['results_dir']}/{config['run']}/measurements/{experiment}"
     return [base] + [f"{base}/test_sets/{ts}" for ts in experiment_test_sets(config, experiment)]
+
+
+# what decides the measurements an experiment trains on (see the `measure` rule)
+_MEASUREMENT_KEYS = ("dataset", "tau", "drop_unclipped", "max_items", "modality", "sample_rate")
+# job-spec fields that name or display a job but do not change what it learns
+_NOT_TRAINING = ("experiment", "label", "progress")
+
+
+def training_key(config: dict, experiment: str, method: str, variant: str, seed: int) -> str:
+    """Everything that decides the model a training job produces, as a canonical string.
+
+    The measurement settings of the experiment (dataset, tau, drop_unclipped, max_items, modality, sample
+    rate) and the resolved job spec (method, variant, seed, merged parameters, device, threads, extra
+    training measurements) without the fields that only name the job. Two jobs with the same key train the
+    same model from the same data (the extra measurements of Table 2's SSL are paths under the experiment,
+    so those jobs never share).
+    """
+    exp = config["experiments"][experiment]
+    spec = job_spec(config, experiment, method, variant, seed)
+    for k in _NOT_TRAINING:
+        spec.pop(k, None)
+    return json.dumps({"measurements": {k: exp.get(k) for k in _MEASUREMENT_KEYS}, "job": spec},
+                      sort_keys=True, separators=(",", ":"))
+
+
+def model_owners(config: dict, jobs: list[Job] | None = None) -> dict[tuple[str, str, str, int], str]:
+    """For each training job, the experiment whose model it uses.
+
+    A job whose training is identical (:func:`training_key`) to a job of an earlier experiment in the
+    config uses that experiment's model instead of training its own copy: Table 2's supervised model is
+    Table 1's when both train on the same music with the same settings (one GPU training fewer at paper
+    scale). Every other job owns its model.
+    """
+    owners, first = {}, {}
+    for j in plan(config) if jobs is None else jobs:
+        if not j.trains:
+            continue
+        key = training_key(config, j.experiment, j.method, j.variant, j.seed)
+        owners[(j.experiment, j.method, j.variant, j.seed)] = first.setdefault(key, j.experiment)
+    return owners
 
 
 def spec_json(config: dict, experiment: str, method: str, variant: str, seed: int) -> str:

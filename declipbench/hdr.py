@@ -27,11 +27,12 @@ Virtual camera (after Eilertsen et al. 2017)
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .seeding import item_rng  # noqa: F401  (datasets call hdr.item_rng)
 
 # ---------------------------------------------------------------------------------- synthetic scenes
 def _pink_noise(rng: np.random.Generator, h: int, w: int, beta: float) -> np.ndarray:
@@ -233,12 +234,6 @@ def random_patches(img: np.ndarray, size: int, count: int, rng: np.random.Genera
     out = np.stack([img[t : t + size, l : l + size] for t, l in zip(tops, lefts)]) if count else \
         np.zeros((0, size, size, img.shape[2]), img.dtype)
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
-
-
-def item_rng(seed: int, split: str, index: int, salt: str = "") -> np.random.Generator:
-    """A generator that depends only on ``(seed, split, index, salt)``."""
-    code = zlib.crc32(f"{split}:{salt}".encode()) & 0x7FFFFFFF
-    return np.random.default_rng([int(seed), code, int(index)])
 
 
 # ------------------------------------------------------------------------------- image datasets

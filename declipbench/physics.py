@@ -112,6 +112,18 @@ def tau_for_input_sdr(x: np.ndarray, target_db: float, *, tol: float = 1e-6, max
     return 0.5 * (lo + hi)
 
 
+def scale_to_input_sdr(x: np.ndarray, target_db: float, tau: float) -> np.ndarray:
+    """``x`` rescaled so that clipping it at ``tau`` gives an input SDR of ``target_db`` (float32).
+
+    Table 3's test protocol (PAPER.md): "clipped to a fixed input SDR, then normalised so tau = 0.1". The
+    SDR is scale-invariant, so clipping ``x * tau / t`` at ``tau`` equals clipping ``x`` at ``t`` up to the
+    same factor, with ``t`` from :func:`tau_for_input_sdr`. Raises ``ValueError`` when the target cannot be
+    reached (silent signal, or a target above what clipping at 0.99 of the peak gives).
+    """
+    t = tau_for_input_sdr(x, target_db)
+    return (np.asarray(x, dtype=np.float64) * (tau / t)).astype(np.float32)
+
+
 def haar_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     """Random orthogonal matrix from the Haar measure (QR of a Gaussian matrix, Mezzadri 2007 sign fix)."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))

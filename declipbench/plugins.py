@@ -164,6 +164,16 @@ def discover_methods(root: Path | str = ROOT) -> dict[str, Declaration]:
     return found
 
 
+def dataset_params(defaults: dict, params: dict | None, where: str = "datasets.<name>.params") -> dict:
+    """A dataset module's parameters: ``defaults`` updated with ``params``; a name it does not know (a typo
+    such as ``test_input_sdr`` would otherwise be ignored silently) is an error naming it."""
+    params = params or {}
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **params}
+
+
 def discover_datasets(root: Path | str = ROOT) -> list[str]:
     return sorted(p.stem for p in Path(root, "datasets").glob("*.py") if not p.stem.startswith("_"))
 

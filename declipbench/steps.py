@@ -26,7 +26,7 @@ SPLITS = ("train", "val", "test")
 # ------------------------------------------------------------------------------------------ prepare
 def prepare(dataset_module: str, params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     """Write ``{split}.npy`` (float32, items x samples) and ``manifest.json`` for one dataset."""
-    from .plugins import load_dataset
+    from .plugins import dataset_params, load_dataset
 
     mod = load_dataset(dataset_module)
     out_dir = Path(out_dir)
@@ -34,7 +34,7 @@ def prepare(dataset_module: str, params: dict, out_dir: Path, data_dir: Path | N
     if hasattr(mod, "prepare"):
         manifest = mod.prepare(params, out_dir, data_dir)
     else:  # a generator module: DEFAULTS + generate(params, split, count)
-        p = {**mod.DEFAULTS, **params}
+        p = dataset_params(mod.DEFAULTS, params, f"datasets.<name>.params (module {dataset_module})")
         manifest = {"dataset": dataset_module, "params": p, "splits": {}}
         for split, count in p["splits"].items():
             log.info("generating %d %s segments", count, split)

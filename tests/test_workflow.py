@@ -16,7 +16,7 @@ COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "
 
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/claim.yaml",
-                                        "config/sweep.yaml", "config/audio_demo.yaml"])
+                                        "config/sweep.yaml"])
 def test_dry_run(configfile):
     # --forceall: the whole DAG even where a previous run (say `make demo`) left its results
     out = snakemake("-n", "--forceall", "--configfile", configfile).stdout

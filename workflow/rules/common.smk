@@ -8,7 +8,7 @@ sys.path.insert(0, workflow.basedir)
 # every job (also in a conda env or on a cluster node) imports the core package from this repository
 shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
-from declipbench.config import ConfigError, job_spec, plan, validate_config
+from declipbench.config import ConfigError, job_spec, model_owners, plan, validate_config
 from declipbench.plugins import discover_methods
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"
@@ -19,6 +19,8 @@ except ConfigError as exc:
 
 RUN = f"{CFG['results_dir']}/{CFG['run']}"
 JOBS = plan(CFG)
+# a job whose training equals an earlier experiment's uses that model (declipbench.config.model_owners)
+MODEL_OWNERS = model_owners(CFG, JOBS)
 METHODS = discover_methods()
 SPLITS = ["train", "val", "test"]
 
@@ -71,15 +73,22 @@ def model_dir(wildcards):
     return f"{RUN}/models/{wildcards.experiment}/{wildcards.method}/{wildcards.variant}/seed{wildcards.seed}"
 
 
+def used_model_dir(wildcards):
+    """The model a reconstruction uses: its own experiment's, or the identical one trained earlier."""
+    key = (wildcards.experiment, wildcards.method, wildcards.variant, int(wildcards.seed))
+    owner = MODEL_OWNERS.get(key, wildcards.experiment)
+    return f"{RUN}/models/{owner}/{wildcards.method}/{wildcards.variant}/seed{wildcards.seed}"
+
+
 def reconstruct_inputs(wildcards):
     files = {"test_y": f"{RUN}/measurements/{wildcards.experiment}/test_y.npy"}
     if METHODS[wildcards.method].trains:
-        files["model"] = f"{model_dir(wildcards)}/model.pt"
+        files["model"] = f"{used_model_dir(wildcards)}/model.pt"
     return files
 
 
 def reconstruct_model_arg(wildcards):
-    return ["--model", model_dir(wildcards)] if METHODS[wildcards.method].trains else []
+    return ["--model", used_model_dir(wildcards)] if METHODS[wildcards.method].trains else []
 
 
 def experiment_jobs(experiment):

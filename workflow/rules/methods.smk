@@ -60,11 +60,7 @@ rule reconstruct:
 rule reconstruct_test_set:
     input:
         test_y=f"{RUN}/measurements/{{experiment}}/test_sets/{{testset}}/test_y.npy",
-        model=lambda wc: (
-            [f"{RUN}/models/{wc.experiment}/{wc.method}/{wc.variant}/seed{wc.seed}/model.pt"]
-            if METHODS[wc.method].trains
-            else []
-        ),
+        model=lambda wc: [f"{used_model_dir(wc)}/model.pt"] if METHODS[wc.method].trains else [],
     output:
         f"{RUN}/reconstructions/{{experiment}}/test_sets/{{testset}}/{{method}}/{{variant}}/seed{{seed}}.npz",
     wildcard_constraints:
