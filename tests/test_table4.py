@@ -147,3 +147,21 @@ def test_measure_images_without_camera_is_plain_clipping(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "m" / "test_y.npy"), np.minimum(x[[0, 2]], 1.0))
     m = measure_images(tmp_path / "d", tmp_path / "m2", drop_unclipped=False, max_items={"test": 1})
     assert m["splits"]["test"]["items_kept"] == 1
+
+
+def test_dag_declares_the_camera_files():
+    """The virtual camera of every item is a declared output of the image data rule and an input of
+    measure: deleting it makes Snakemake rebuild it, never a silent fall-back to plain clipping."""
+    import re
+
+    from conftest import snakemake
+
+    out = snakemake("-n", "--forceall", "--configfile", "config/config.yaml").stdout
+    assert re.search(r"^prepare_image_dataset\s+1$", out, re.M) and re.search(r"^prepare_dataset\s+3$", out, re.M)
+    block = out[out.index("rule prepare_image_dataset:"):]
+    block = block[: block.index("\n\n")]
+    for split in ("train", "val", "test"):
+        assert f"results/demo/data/synth_hdr/{split}_camera.npy" in block
+    measure = re.search(r"rule measure:\n    input: ([^\n]*synth_hdr[^\n]*)", out)
+    assert measure and "results/demo/data/synth_hdr/test_camera.npy" in measure.group(1)
+    assert "synth_music/train_camera.npy" not in out  # audio datasets have no camera

@@ -9,7 +9,7 @@ sys.path.insert(0, workflow.basedir)
 shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
 from declipbench.config import ConfigError, job_spec, model_owners, plan, validate_config
-from declipbench.plugins import discover_methods
+from declipbench.plugins import discover_methods, load_dataset
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"
 try:
@@ -37,9 +37,25 @@ def experiment_dataset(wildcards):
     return CFG["experiments"][wildcards.experiment]["dataset"]
 
 
+# image datasets also write each item's camera parameters, {split}_camera.npy (rule prepare_image_dataset)
+IMAGE_DATASETS = sorted(
+    name
+    for name, ds in CFG["datasets"].items()
+    if getattr(load_dataset(ds["module"]), "MODALITY", "audio") == "image"
+)
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names (nothing when there are none)."""
+    return "|".join(names) if names else "(?!)"
+
+
 def dataset_files(wildcards):
     ds = experiment_dataset(wildcards)
-    return [f"{RUN}/data/{ds}/{s}.npy" for s in SPLITS]
+    files = [f"{RUN}/data/{ds}/{s}.npy" for s in SPLITS]
+    if ds in IMAGE_DATASETS:
+        files += [f"{RUN}/data/{ds}/{s}_camera.npy" for s in SPLITS]
+    return files
 
 
 def measurement_files(experiment):

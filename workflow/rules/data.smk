@@ -5,6 +5,8 @@ rule prepare_dataset:
     output:
         data=[f"{RUN}/data/{{dataset}}/{s}.npy" for s in SPLITS],
         manifest=f"{RUN}/data/{{dataset}}/manifest.json",
+    wildcard_constraints:
+        dataset=one_of(sorted(set(CFG["datasets"]) - set(IMAGE_DATASETS))),
     params:
         module=lambda wc: CFG["datasets"][wc.dataset]["module"],
         dataset_params=lambda wc: json.dumps(CFG["datasets"][wc.dataset]["params"], sort_keys=True),
@@ -19,6 +21,16 @@ rule prepare_dataset:
     shell:
         "python -m declipbench prepare --module {params.module:q} --params {params.dataset_params:q}"
         " --data-dir {params.data_dir:q} --out {params.out:q} 2> {log:q}"
+
+
+# Images (Table 4): the same step, which also writes the virtual camera of every item; measure reads it.
+use rule prepare_dataset as prepare_image_dataset with:
+    output:
+        data=[f"{RUN}/data/{{dataset}}/{s}.npy" for s in SPLITS],
+        camera=[f"{RUN}/data/{{dataset}}/{s}_camera.npy" for s in SPLITS],
+        manifest=f"{RUN}/data/{{dataset}}/manifest.json",
+    wildcard_constraints:
+        dataset=one_of(IMAGE_DATASETS),
 
 
 rule measure:
