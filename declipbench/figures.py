@@ -63,11 +63,18 @@ def waveform_figure(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.nda
         ax.tick_params(labelsize=7)
     axes[-1, 0].set_xlabel("time (s)", fontsize=8)
     axes[-1, 1].set_xlabel("time (s)", fontsize=8)
+    _finish(fig, out, title, title_size=10, dpi=110)
+
+
+def _finish(fig, out, title: str | None, title_size: int, dpi: int) -> None:
+    """Title, layout, atomic save (temp file, then rename), close."""
+    import matplotlib.pyplot as plt
+
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=title_size)
     fig.tight_layout()
     with io.atomic_path(out, suffix=Path(out).suffix) as tmp:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
 
 
@@ -120,9 +127,4 @@ def image_figure(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.ndarra
             a.set_xticks([])
             a.set_yticks([])
     axes[1, 0].set_ylabel(f"most saturated region, -{stops:g} stops", fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    with io.atomic_path(out, suffix=Path(out).suffix) as tmp:
-        fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _finish(fig, out, title, title_size=9, dpi=130)

@@ -378,7 +378,7 @@ def measure_images(data_dir, out_dir, tau: float = 1.0, drop_unclipped: bool = T
             mx.flush(), my.flush()
             del mx, my
             for name in ("x", "y"):
-                os.replace(tmps[name], out_dir / f"{split}_{name}.npy")
+                io.publish(tmps[name], out_dir / f"{split}_{name}.npy")
         finally:
             for t in tmps.values():
                 if t.exists():

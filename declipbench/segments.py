@@ -21,6 +21,8 @@ from typing import Iterator
 
 import numpy as np
 
+from . import io
+
 log = logging.getLogger("declipbench.segments")
 
 
@@ -144,7 +146,7 @@ class SegmentWriter:
         return self.rows
 
     def commit(self) -> None:
-        os.replace(self.tmp, self.path)
+        io.publish(self.tmp, self.path)
 
     def close(self) -> int:
         """Finish the file and rename it onto ``path``."""

@@ -29,6 +29,18 @@ def snakemake(*args, cwd=ROOT, timeout=900, check=True):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Tiny tensors: one intra-op thread is fastest and immune to a busy shared CPU; restored after.
+    A test module takes it for every test with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def fixtures_audio():
     d = FIXTURES / "audio"
     if not d.is_dir() or not list(d.glob("*.ogg")):

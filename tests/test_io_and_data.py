@@ -23,6 +23,29 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 
+def test_atomic_outputs_get_the_usual_file_mode(tmp_path):
+    """mkstemp makes 0600 files; published outputs get 0666 less the umask, like any new file."""
+    import os
+
+    from declipbench.segments import SegmentWriter
+
+    old = os.umask(0o022)
+    try:
+        io.write_json(tmp_path / "a.json", {"a": 1})
+        io.save_npy(tmp_path / "b.npy", np.zeros((2, 3), np.float32))
+        w = SegmentWriter(tmp_path / "c.npy", capacity=2, width=3)
+        w.append(np.ones((2, 3), np.float32))
+        w.close()
+        os.umask(0o077)
+        io.write_text(tmp_path / "d.txt", "private")
+    finally:
+        os.umask(old)
+    for name in ("a.json", "b.npy", "c.npy"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+    assert (tmp_path / "d.txt").stat().st_mode & 0o777 == 0o600
+    assert np.load(tmp_path / "c.npy").shape == (2, 3)
+
+
 def test_corrupt_audio_error_names_the_file(tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")

@@ -17,15 +17,7 @@ from declipbench.networks import UNet2d
 from declipbench.physics import Thresholds, masks
 from declipbench.pnp import UnfoldedHQS, clip_prox, dpir, dpir_schedule
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is fastest and immune to a busy shared CPU; restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))

@@ -12,12 +12,7 @@ from declipbench.sparsity import (GaborFrame, declip, declip_plain, default_fram
 SMALL = dict(window=256, lambdas=default_lambdas(-1, -3, 3), max_iter=20)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _sines(n, T, seed=0, rate=8000.0, k=4):

@@ -13,15 +13,7 @@ from declipbench.evaluate import evaluate, niqe_model
 from declipbench.figures import pick_item, saturated_window, waveform_figure
 from declipbench.tables import write_tables
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread is fastest and immune to a busy shared CPU; restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 CONFIG = {
