@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-demo: install  ## the embedded analogues of Tables 1-4 on CPU (about 25 minutes on 2 cores): results/demo/
+demo: install  ## the embedded analogues of Tables 1-4 on CPU (about 20 minutes on 2 cores): results/demo/
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 	$(BIN)/python -m declipbench benchmarks results/demo --out results/demo/benchmarks.md
 

@@ -114,6 +114,14 @@ def plan(config: dict) -> list[Job]:
     return jobs
 
 
+def job_threads(config: dict, method: str) -> int:
+    """Threads of one job of ``method``: the config's ``threads`` capped by what the method declares
+    (``resources.threads`` in its method.yaml). The rule reserves exactly this many cores and the job
+    uses exactly this many (torch intra-op threads), so ``--cores N`` runs N / threads jobs side by side
+    without oversubscribing the CPU."""
+    return max(1, min(int(config["threads"]), int(discover_methods()[method].resources["threads"])))
+
+
 def job_spec(config: dict, experiment: str, method: str, variant: str, seed: int) -> dict:
     """Everything a method job needs, resolved: written into its outputs for provenance."""
     exp = config["experiments"][experiment]
@@ -128,7 +136,7 @@ def job_spec(config: dict, experiment: str, method: str, variant: str, seed: int
         "label": methods[method].variant_label(variant), "supervision": methods[method].supervision,
         "trains": bool(methods[method].trains), "modality": exp["modality"], "tau": float(exp["tau"]),
         "sample_rate": int(exp["sample_rate"]), "params": params, "device": config["device"],
-        "threads": config["threads"], "progress": config["progress"],
+        "threads": job_threads(config, method), "progress": config["progress"],
         **({"extra_train_measurements": extra} if (extra := extra_train_measurements(config, experiment, method)) else {}),
     }
 

@@ -89,6 +89,8 @@ def survey_signals(config: dict, survey: str) -> list[str]:
 
 
 def survey_spec(config: dict, survey: str, method: str, variant: str) -> dict:
+    from .config import job_threads  # config imports this module
+
     sv = config["surveys"][survey]
     methods = discover_methods()
     variants = {(m, v): params for m, v, params in _variants(survey, sv, methods)}
@@ -97,7 +99,7 @@ def survey_spec(config: dict, survey: str, method: str, variant: str) -> dict:
     return {"survey": survey, "method": method, "variant": variant,
             "label": methods[method].variant_label(variant),
             "params": deep_merge(sv.get("method_defaults") or {}, variants[(method, variant)]),
-            "device": config["device"], "threads": config["threads"], "progress": config["progress"]}
+            "device": config["device"], "threads": job_threads(config, method), "progress": config["progress"]}
 
 
 # ------------------------------------------------------------------------------------------ steps

@@ -63,3 +63,16 @@ def test_paper_config_is_valid_and_at_paper_scale():
     assert t1["tau"] == 0.1 and t1["sample_rate"] == 22050 and t1["max_items"]["test"] == 100
     assert c["datasets"][t1["dataset"]]["module"] == "gtzan"
     assert t1["method_defaults"]["network"] == {"channels": 64, "depth": 5}
+
+
+def test_job_threads_are_the_config_capped_by_the_method():
+    from declipbench.config import job_threads
+
+    demo = load_config(ROOT / "config" / "config.yaml")
+    assert demo["threads"] == 1
+    assert job_threads(demo, "supervised") == 1 and job_spec(demo, "table1", "supervised", "full", 0)["threads"] == 1
+    paper = load_config(ROOT / "config" / "paper.yaml")
+    assert paper["threads"] == 8
+    # supervised declares 2 threads, identity 1: the job uses (and Snakemake reserves) no more
+    assert job_spec(paper, "table1", "supervised", "full", 0)["threads"] == 2
+    assert job_spec(paper, "table1", "identity", "default", 0)["threads"] == 1

@@ -8,7 +8,7 @@ sys.path.insert(0, workflow.basedir)
 # every job (also in a conda env or on a cluster node) imports the core package from this repository
 shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
-from declipbench.config import ConfigError, job_spec, model_owners, plan, validate_config
+from declipbench.config import ConfigError, job_spec, job_threads, model_owners, plan, validate_config
 from declipbench.plugins import discover_methods, load_dataset
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"

@@ -1,5 +1,6 @@
 # Methods: train (methods that declare trains: true), then reconstruct the test measurements.
-# Each method's env, threads and resources come from its declaration methods/<name>/method.yaml.
+# Each method's env and resources come from its declaration methods/<name>/method.yaml; its threads are
+# the config's `threads` capped by the declaration (declipbench.config.job_threads).
 
 
 from declipbench.config import extra_train_measurements
@@ -20,7 +21,7 @@ rule train:
         f"{RUN}/logs/train/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RUN}/benchmarks/train/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: lambda wc: METHODS[wc.method].resources["threads"]
+    threads: lambda wc: job_threads(CFG, wc.method)
     resources:
         mem_mb=method_resource("mem_mb"),
         runtime=method_resource("runtime_min"),
@@ -45,7 +46,7 @@ rule reconstruct:
         f"{RUN}/logs/reconstruct/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RUN}/benchmarks/reconstruct/{{experiment}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: lambda wc: METHODS[wc.method].resources["threads"]
+    threads: lambda wc: job_threads(CFG, wc.method)
     resources:
         mem_mb=method_resource("mem_mb"),
         gpu=method_gpus,
@@ -73,7 +74,7 @@ rule reconstruct_test_set:
         f"{RUN}/logs/reconstruct/{{experiment}}/test_sets/{{testset}}/{{method}}/{{variant}}/seed{{seed}}.log",
     benchmark:
         f"{RUN}/benchmarks/reconstruct/{{experiment}}/test_sets/{{testset}}/{{method}}/{{variant}}/seed{{seed}}.tsv"
-    threads: lambda wc: METHODS[wc.method].resources["threads"]
+    threads: lambda wc: job_threads(CFG, wc.method)
     resources:
         mem_mb=method_resource("mem_mb"),
         gpu=method_gpus,

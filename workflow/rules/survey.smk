@@ -50,7 +50,7 @@ rule survey_reconstruct:
         f"{RUN}/logs/survey_reconstruct/{{survey}}/{{method}}/{{variant}}/{{signal}}.log",
     benchmark:
         f"{RUN}/benchmarks/survey_reconstruct/{{survey}}/{{method}}/{{variant}}/{{signal}}.tsv"
-    threads: lambda wc: METHODS[wc.method].resources["threads"]
+    threads: lambda wc: job_threads(CFG, wc.method)
     resources:
         mem_mb=method_resource("mem_mb"),
         runtime=method_resource("runtime_min"),
