@@ -106,6 +106,7 @@ def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
+    from declipbench.seeding import split_by_hash
     from declipbench.segments import clipped_counts, file_source, write_audio_splits
 
     af = _audio_folder()
@@ -123,7 +124,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
                 files.append(f)
     if not files:
         raise ValueError(f"AESDD: no readable audio under {root}")
-    parts = af.split_files(files, root, p["file_fractions"], p["min_files"], p["seed"])
+    parts = split_by_hash(files, root, p["file_fractions"], p["min_files"], p["seed"])
     sources = {s: [file_source(f, str(f.relative_to(root))) for f in parts[s]] for s in ("train", "val", "test")}
     manifest = write_audio_splits(sources, out_dir, sample_rate=int(p["sample_rate"]),
                                   segment_seconds=float(p["segment_seconds"]),

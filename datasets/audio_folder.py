@@ -11,7 +11,6 @@ skips it and lists it, with the reason, in ``manifest.json``. Never silent.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -37,20 +36,6 @@ def list_files(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
 
 
-def split_files(files: list[Path], root: Path, fractions: dict, min_files: dict, seed: int) -> dict[str, list[Path]]:
-    def key(p: Path) -> str:
-        return hashlib.sha256(f"{seed}:{p.relative_to(root).as_posix()}".encode()).hexdigest()
-
-    order = sorted(files, key=key)
-    out, start = {}, 0
-    for split in ("test", "val"):
-        n = max(int(round(fractions.get(split, 0) * len(order))), int(min_files.get(split, 0)))
-        out[split] = sorted(order[start : start + n])
-        start += n
-    out["train"] = sorted(order[start:])
-    return out
-
-
 def probe(path: Path) -> str | None:
     """None if the file's header decodes, else the reason (naming the file)."""
     import soundfile as sf
@@ -74,6 +59,7 @@ def segment_file(path: Path, sample_rate: int, seg_len: int, max_segments: int |
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None, files_by_split=None) -> dict:
     from declipbench.io import save_npy
+    from declipbench.seeding import split_by_hash
 
     p = {**DEFAULTS, **params}
     if files_by_split is None:
@@ -85,7 +71,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None, files_by_
         files = list_files(root)
         if not files:
             raise ValueError(f"no audio files ({', '.join(EXTENSIONS)}) under {root}")
-        files_by_split = split_files(files, root, p["file_fractions"], p["min_files"], p["seed"])
+        files_by_split = split_by_hash(files, root, p["file_fractions"], p["min_files"], p["seed"])
     if p["on_error"] not in ("fail", "skip"):
         raise ValueError(f"on_error = {p['on_error']!r}: must be 'fail' or 'skip'")
     sr, seg_len = int(p["sample_rate"]), int(round(p["sample_rate"] * p["segment_seconds"]))

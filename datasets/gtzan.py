@@ -137,6 +137,7 @@ def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
+    from declipbench.seeding import split_by_hash
     from declipbench.segments import clipped_counts, file_source, write_audio_splits
 
     af = _audio_folder()
@@ -161,7 +162,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
                 continue
             files.append(f)
         n_test, n_val = int(p["test_files_per_genre"]), int(p["val_files_per_genre"])
-        parts = af.split_files(files, root / g, {"test": 0, "val": 0}, {"test": n_test, "val": n_val}, p["seed"])
+        parts = split_by_hash(files, root / g, {"test": 0, "val": 0}, {"test": n_test, "val": n_val}, p["seed"])
         for k in by_split:
             by_split[k] += [file_source(f, str(f.relative_to(root))) for f in parts[k]]
     manifest = write_audio_splits(by_split, out_dir, sample_rate=int(p["sample_rate"]),

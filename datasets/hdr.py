@@ -24,12 +24,12 @@ normalised linear radiance) and ``{split}_camera.npy`` (items x 3: q, n, sigma).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
 from declipbench import hdr, hdrio
 from declipbench.plugins import dataset_params
+from declipbench.seeding import hash_order, split_by_hash
 
 MODALITY = "image"
 NEEDS_DOWNLOAD = True
@@ -60,10 +60,6 @@ def list_files(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in hdrio.HDR_SUFFIXES)
 
 
-def _hash_order(files: list[Path], root: Path, seed: int) -> list[Path]:
-    return sorted(files, key=lambda f: hashlib.sha256(f"{seed}:{f.relative_to(root).as_posix()}".encode()).hexdigest())
-
-
 def split_files(files: list[Path], root: Path, p: dict) -> tuple[dict[str, list[Path]], str]:
     fr, mins, seed = p["file_fractions"], p["min_files"], int(p["seed"])
 
@@ -73,20 +69,13 @@ def split_files(files: list[Path], root: Path, p: dict) -> tuple[dict[str, list[
 
     tags = [tagged(f) for f in files]
     if p["split"] == "auto" and all(tags) and "train" in tags and "test" in tags:
-        train = _hash_order([f for f, t in zip(files, tags) if t == "train"], root, seed)
+        train = hash_order([f for f, t in zip(files, tags) if t == "train"], root, seed)
         n_val = max(int(round(fr.get("val", 0) * len(train))), int(mins.get("val", 0)))
         return {"test": sorted(f for f, t in zip(files, tags) if t == "test"), "val": sorted(train[:n_val]),
                 "train": sorted(train[n_val:])}, "archive folders (Train/Test), val from train"
     if p["split"] not in ("auto", "hash"):
         raise ValueError(f"datasets.<name>.params.split = {p['split']!r}: must be 'auto' or 'hash'")
-    order = _hash_order(files, root, seed)
-    out, start = {}, 0
-    for split in ("test", "val"):
-        n = max(int(round(fr.get(split, 0) * len(order))), int(mins.get(split, 0)))
-        out[split] = sorted(order[start : start + n])
-        start += n
-    out["train"] = sorted(order[start:])
-    return out, "seeded hash of the relative path"
+    return split_by_hash(files, root, fr, mins, seed), "seeded hash of the relative path"
 
 
 def download(root: Path, sha256: str | None) -> None:
@@ -121,7 +110,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
                          f"archive ({DRTMO_URL}) or any folder of .hdr/.exr files there, or set path")
     files = list_files(root)
     if p["max_files"]:
-        files = _hash_order(files, root, int(p["seed"]))[: int(p["max_files"])]
+        files = hash_order(files, root, int(p["seed"]))[: int(p["max_files"])]
     if not files:
         raise ValueError(f"no HDR files ({', '.join(hdrio.HDR_SUFFIXES)}) under {root}")
     by_split, how = split_files(files, root, p)

@@ -15,6 +15,8 @@ import zlib
 
 import numpy as np
 
+from declipbench.physics import scale_to_random_peak
+
 MODALITY = "audio"
 NEEDS_DOWNLOAD = False
 
@@ -72,11 +74,7 @@ def segment(params: dict, split: str, index: int) -> np.ndarray:
         vib = 1.0 + 0.1 * rng.uniform() * np.sin(2 * np.pi * rng.uniform(3, 6) * t)
         x += rng.uniform(0.4, 1.0) * env * vib * (partials @ amp)
     x += 10 ** (p["noise_db"] / 20) * rng.standard_normal(n) * (np.max(np.abs(x)) + 1e-12)
-    peak = np.max(np.abs(x))
-    if peak == 0:
-        return x.astype(np.float32)
-    amp = np.exp(rng.uniform(np.log(p["peak_min"]), np.log(p["peak_max"])))
-    return (x * (amp / peak)).astype(np.float32)
+    return scale_to_random_peak(x, rng, p["peak_min"], p["peak_max"])
 
 
 def generate(params: dict, split: str, count: int, start: int = 0) -> np.ndarray:

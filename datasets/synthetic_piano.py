@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, lfilter
 
-from declipbench.physics import scale_to_input_sdr
+from declipbench.physics import scale_to_input_sdr, scale_to_random_peak
 from declipbench.seeding import item_rng
 
 MODALITY = "audio"
@@ -114,14 +114,12 @@ def segment(params: dict, split: str, index: int) -> np.ndarray:
         onset += rng.uniform(0.15, 0.6)
     peak = np.max(np.abs(x))
     x += 10 ** (p["noise_db"] / 20) * rng.standard_normal(n) * (peak + 1e-12)
-    peak = np.max(np.abs(x))
     if split == "test" and p["test_input_sdr_db"] is not None:
         try:
             return scale_to_input_sdr(x, float(p["test_input_sdr_db"]), float(p["tau"]))
         except ValueError as exc:
             raise ValueError(f"synthetic_piano test segment {index}: {exc}") from exc
-    level = np.exp(rng.uniform(np.log(p["peak_min"]), np.log(p["peak_max"])))
-    return (x * (level / peak)).astype(np.float32)
+    return scale_to_random_peak(x, rng, p["peak_min"], p["peak_max"])
 
 
 def generate(params: dict, split: str, count: int, start: int = 0) -> np.ndarray:

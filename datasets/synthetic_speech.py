@@ -19,6 +19,8 @@ import zlib
 import numpy as np
 from scipy.signal import butter, lfilter
 
+from declipbench.physics import scale_to_random_peak
+
 MODALITY = "audio"
 NEEDS_DOWNLOAD = False
 
@@ -142,11 +144,7 @@ def segment(params: dict, split: str, index: int) -> np.ndarray:
         t += m
     peak = np.max(np.abs(x))
     x += 10 ** (p["noise_db"] / 20) * rng.standard_normal(n) * (peak + 1e-12)
-    peak = np.max(np.abs(x))
-    if peak == 0:
-        return x.astype(np.float32)
-    amp = np.exp(rng.uniform(np.log(p["peak_min"]), np.log(p["peak_max"])))
-    return (x * (amp / peak)).astype(np.float32)
+    return scale_to_random_peak(x, rng, p["peak_min"], p["peak_max"])
 
 
 def generate(params: dict, split: str, count: int, start: int = 0) -> np.ndarray:

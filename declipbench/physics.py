@@ -112,6 +112,17 @@ def tau_for_input_sdr(x: np.ndarray, target_db: float, *, tol: float = 1e-6, max
     return 0.5 * (lo + hi)
 
 
+def scale_to_random_peak(x: np.ndarray, rng: np.random.Generator, peak_min: float, peak_max: float) -> np.ndarray:
+    """``x`` rescaled to a peak amplitude drawn log-uniformly in ``[peak_min, peak_max]`` (float32): the
+    level law of the embedded generators, which makes a set invariant to amplitude over that range. A
+    silent ``x`` is returned as is, without drawing."""
+    peak = np.max(np.abs(x))
+    if peak == 0:
+        return np.asarray(x).astype(np.float32)
+    amp = np.exp(rng.uniform(np.log(peak_min), np.log(peak_max)))
+    return (x * (amp / peak)).astype(np.float32)
+
+
 def scale_to_input_sdr(x: np.ndarray, target_db: float, tau: float) -> np.ndarray:
     """``x`` rescaled so that clipping it at ``tau`` gives an input SDR of ``target_db`` (float32).
 

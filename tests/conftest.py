@@ -28,6 +28,20 @@ def snakemake(*args, cwd=ROOT, timeout=900, check=True):
     return proc
 
 
+def corrupt_zip_member(archive: Path, member: str, skip: int, length: int, mask: int) -> None:
+    """Flip bytes ``skip .. skip + length`` of ``member``'s stored data inside ``archive`` (XOR ``mask``):
+    the archive still opens, the member fails its decompression or CRC check."""
+    import zipfile
+
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(member)
+    raw = bytearray(Path(archive).read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # after the local header
+    for i in range(start + skip, start + skip + length):
+        raw[i] ^= mask
+    Path(archive).write_bytes(bytes(raw))
+
+
 @pytest.fixture
 def one_torch_thread():
     """Tiny tensors: one intra-op thread is fastest and immune to a busy shared CPU; restored after.

@@ -24,6 +24,7 @@ from declipbench import steps
 from declipbench.download import ChecksumError
 from declipbench.physics import sdr_db
 from declipbench.plugins import load_dataset
+from conftest import corrupt_zip_member
 from localserver import LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,12 +203,7 @@ def _maestro_zip(path: Path, clips, seconds=3.5) -> dict:
         w.writeheader()
         w.writerows(rows)
         zf.writestr("maestro-v3.0.0/maestro-v3.0.0.csv", text.getvalue())
-        info = zf.getinfo("maestro-v3.0.0/2009/MIDI-Unprocessed_corrupt.wav")
-    raw = bytearray(path.read_bytes())
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    for i in range(start + 5000, start + 5400):
-        raw[i] ^= 0x5A
-    path.write_bytes(bytes(raw))
+    corrupt_zip_member(path, "maestro-v3.0.0/2009/MIDI-Unprocessed_corrupt.wav", 5000, 400, 0x5A)
     return originals
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from declipbench.download import (ChecksumError, DownloadError, fetch, md5sum, safe_extract, sha256sum,
                                   zip_member_file)
+from conftest import corrupt_zip_member
 from localserver import LocalServer
 
 PAYLOAD = bytes(range(256)) * 9000  # 2.3 MB: several 1 MiB chunks
@@ -229,12 +230,7 @@ def test_zip_member_streamed_alone_and_corrupt_member_detected(tmp_path):
         with zip_member_file(zf, "a/one.bin", tmp_path / "spool") as p:
             assert p.read_bytes() == PAYLOAD and p.suffix == ".bin"
         assert not p.exists() and list((tmp_path / "spool").iterdir()) == []
-        info = zf.getinfo("a/two.bin")
-    raw = bytearray(arc.read_bytes())
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    for i in range(start + 1000, start + 1100):
-        raw[i] ^= 0xFF
-    arc.write_bytes(bytes(raw))
+    corrupt_zip_member(arc, "a/two.bin", 1000, 100, 0xFF)
     with zipfile.ZipFile(arc) as zf:
         with pytest.raises((zipfile.BadZipFile, zlib.error, EOFError)):
             with zip_member_file(zf, "a/two.bin", tmp_path / "spool"):

@@ -25,9 +25,14 @@ METHODS = discover_methods()
 SPLITS = ["train", "val", "test"]
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly these names (nothing when there are none)."""
+    return "|".join(names) if names else "(?!)"
+
+
 wildcard_constraints:
     dataset="[a-z][a-z0-9_]*",
-    experiment="|".join(CFG["experiments"]),  # only configured names (tables/ also holds surveys)
+    experiment=one_of(list(CFG["experiments"])),  # only configured names (tables/ also holds surveys)
     method="[a-z][a-z0-9_]*",
     variant="[A-Za-z0-9_@=,.+-]+",
     seed="[0-9]+",
@@ -43,11 +48,6 @@ IMAGE_DATASETS = sorted(
     for name, ds in CFG["datasets"].items()
     if getattr(load_dataset(ds["module"]), "MODALITY", "audio") == "image"
 )
-
-
-def one_of(names):
-    """A wildcard constraint matching exactly these names (nothing when there are none)."""
-    return "|".join(names) if names else "(?!)"
 
 
 def dataset_files(wildcards):
