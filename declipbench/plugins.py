@@ -117,10 +117,19 @@ class Declaration:
         return f"{label} ({grid})" if grid else label
 
 
+@lru_cache(maxsize=256)
+def _parse_yaml(path: str, mtime_ns: int, size: int) -> Any:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
 def _load_yaml(path: Path) -> Any:
+    """The parsed file, a fresh copy. Parsed once per content (path, mtime, size): the workflow asks for
+    the method declarations for every job spec and every rule's threads, and YAML parsing was 90 % of
+    Snakemake's start-up on the paper config."""
+    st = Path(path).stat()
     try:
-        with open(path) as fh:
-            return yaml.safe_load(fh)
+        return copy.deepcopy(_parse_yaml(str(path), st.st_mtime_ns, st.st_size))
     except yaml.YAMLError as exc:
         raise PluginError(f"{path}: not valid YAML: {exc}") from exc
 

@@ -71,6 +71,23 @@ def test_invalid_yaml_names_file(tmp_path):
         validate_declaration(path)
 
 
+def test_declaration_reread_when_the_file_changes_and_never_shared(tmp_path):
+    """Declarations are parsed once per file content (start-up cost); an edit is seen, a caller's change
+    to a returned declaration is not."""
+    import os
+
+    path = _write_method(tmp_path, _good())
+    first = validate_declaration(path)
+    first.data["resources"]["threads"] = 99
+    assert validate_declaration(path).data["resources"]["threads"] != 99
+    edited = _good()
+    edited["resources"] = {"threads": 3}
+    path.write_text(yaml.safe_dump(edited))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # even within one clock tick
+    assert validate_declaration(path).data["resources"]["threads"] == 3
+
+
 def test_defaults_filled():
     d = validate_declaration(ROOT / "methods" / "identity" / "method.yaml")
     assert d.env == "torch" and d.resources["gpu"] == "none"
