@@ -14,12 +14,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 # The config is validated against workflow/schemas/config.schema.yaml in workflow/rules/common.smk
-# (declipbench.config.validate_config): schema, defaults, and references to methods and datasets, with
-# errors that name the field, e.g. "experiments.table1.tau: 0 is less than or equal to the minimum of 0".
+# (declipbench.pipeline.config.validate_config): schema, defaults, references to methods and datasets and
+# every declared parameter, with errors that name the file and the field, e.g.
+# "experiments.table1.tau: 0 is less than or equal to the minimum of 0".
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/survey_common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluate.smk"

@@ -26,33 +26,27 @@ import os
 import shutil
 from pathlib import Path
 
+from declipbench import Param
+from declipbench.data.audio import SEGMENTS, file_split_parameters, list_files, probe
+
 MODALITY = "audio"
-NEEDS_DOWNLOAD = True
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "sadness")
 FOLDER = "Acted Emotional Speech Dynamic Database"
 OFFICIAL_PAGE = "https://m3c.web.auth.gr/research/aesdd-speech-emotion-recognition/"
 
-DEFAULTS = {
-    "path": None,            # an extracted folder holding the five emotion folders
-    "archive": "aesdd.zip",  # file name under <data_dir>/aesdd/
-    "url": None,             # https:// link to the archive (none is published with a checksum)
-    "sha256": None,          # required for an archive: no published checksum exists
-    "sample_rate": 22050,
-    "segment_seconds": 1.0,
-    "max_segments_per_file": None,
-    "file_fractions": {"test": 0.2, "val": 0.1},
-    "min_files": {"test": 1, "val": 1},
-    "on_error": "skip",
-    "seed": 0,
-    "progress": True,
+PARAMETERS = {
+    "path": Param(None, str, help="an extracted folder holding the five emotion folders"),
+    "archive": Param("aesdd.zip", str, help="file name under <data_dir>/aesdd/"),
+    "url": Param(None, str, help="https:// link to the archive (none is published with a checksum)"),
+    "sha256": Param(None, str, help="required for an archive: no published checksum exists"),
+    **SEGMENTS,
+    "max_segments_per_file": Param(None, int, min=1),
+    **file_split_parameters(test=0.2, val=0.1),
+    "on_error": Param("skip", choices=("fail", "skip")),
+    "seed": Param(0, int, min=0),
+    "progress": Param(True),
 }
 log = logging.getLogger("declipbench.datasets.aesdd")
-
-
-def _audio_folder():
-    from declipbench.plugins import load_dataset
-
-    return load_dataset("audio_folder")
 
 
 def find_root(base: Path) -> Path | None:
@@ -67,9 +61,9 @@ def find_root(base: Path) -> Path | None:
 
 
 def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
-    from declipbench.download import fetch, safe_extract
+    from declipbench.data.download import fetch, safe_extract
 
-    p = {**DEFAULTS, **params}
+    p = params
     if p["path"]:
         root = find_root(Path(p["path"]).expanduser())
         if root is None:
@@ -106,16 +100,15 @@ def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
-    from declipbench.seeding import split_by_hash
-    from declipbench.segments import clipped_counts, file_source, write_audio_splits
+    from declipbench.data.seeding import split_by_hash
+    from declipbench.data.segments import clipped_counts, file_source, write_audio_splits
 
-    af = _audio_folder()
-    p = {**DEFAULTS, **params}
+    p = params
     root, source = download(p, data_dir)
     files, skipped = [], []
     for e in EMOTIONS:
-        for f in af.list_files(root / e):
-            problem = af.probe(f)
+        for f in list_files(root / e):
+            problem = probe(f)
             if problem:
                 if p["on_error"] == "fail":
                     raise ValueError(problem)

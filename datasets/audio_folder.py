@@ -16,39 +16,23 @@ from pathlib import Path
 
 import numpy as np
 
+from declipbench import Param
+from declipbench.data.audio import EXTENSIONS, SEGMENTS, file_split_parameters, list_files
+
 MODALITY = "audio"
-NEEDS_DOWNLOAD = False
-EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au")
-DEFAULTS = {
-    "path": None,
-    "sample_rate": 22050,
-    "segment_seconds": 1.0,
-    "max_segments_per_file": None,
-    "file_fractions": {"test": 0.1, "val": 0.1},
-    "min_files": {"test": 1, "val": 1},
-    "on_error": "fail",
-    "seed": 0,
+PARAMETERS = {
+    "path": Param(None, str, help="the folder of audio files (required)"),
+    **SEGMENTS,
+    "max_segments_per_file": Param(None, int, min=1),
+    **file_split_parameters(test=0.1, val=0.1),
+    "on_error": Param("fail", choices=("fail", "skip"), help="an unreadable file stops the run, or is skipped and listed"),
+    "seed": Param(0, int, min=0),
 }
 log = logging.getLogger("declipbench.datasets.audio_folder")
 
 
-def list_files(root: Path) -> list[Path]:
-    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
-
-
-def probe(path: Path) -> str | None:
-    """None if the file's header decodes, else the reason (naming the file)."""
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        return f"cannot decode audio file {path}: {exc}"
-    return None if info.frames > 0 else f"audio file {path} has no samples"
-
-
 def segment_file(path: Path, sample_rate: int, seg_len: int, max_segments: int | None) -> np.ndarray:
-    from declipbench.io import read_audio
+    from declipbench.data.audio import read_audio
 
     x, _ = read_audio(path, sample_rate)
     n = len(x) // seg_len
@@ -57,23 +41,20 @@ def segment_file(path: Path, sample_rate: int, seg_len: int, max_segments: int |
     return x[: n * seg_len].reshape(n, seg_len)
 
 
-def prepare(params: dict, out_dir: Path, data_dir: Path | None = None, files_by_split=None) -> dict:
-    from declipbench.io import save_npy
-    from declipbench.seeding import split_by_hash
+def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
+    from declipbench.data.io import save_npy
+    from declipbench.data.seeding import split_by_hash
 
-    p = {**DEFAULTS, **params}
-    if files_by_split is None:
-        if not p["path"]:
-            raise ValueError("datasets.<name>.params.path: the folder of audio files is not set")
-        root = Path(p["path"]).expanduser()
-        if not root.is_dir():
-            raise ValueError(f"datasets.<name>.params.path: {root} is not a directory")
-        files = list_files(root)
-        if not files:
-            raise ValueError(f"no audio files ({', '.join(EXTENSIONS)}) under {root}")
-        files_by_split = split_by_hash(files, root, p["file_fractions"], p["min_files"], p["seed"])
-    if p["on_error"] not in ("fail", "skip"):
-        raise ValueError(f"on_error = {p['on_error']!r}: must be 'fail' or 'skip'")
+    p = params
+    if not p["path"]:
+        raise ValueError("datasets.<name>.params.path: the folder of audio files is not set")
+    root = Path(p["path"]).expanduser()
+    if not root.is_dir():
+        raise ValueError(f"datasets.<name>.params.path: {root} is not a directory")
+    files = list_files(root)
+    if not files:
+        raise ValueError(f"no audio files ({', '.join(EXTENSIONS)}) under {root}")
+    files_by_split = split_by_hash(files, root, p["file_fractions"], p["min_files"], p["seed"])
     sr, seg_len = int(p["sample_rate"]), int(round(p["sample_rate"] * p["segment_seconds"]))
     manifest = {"params": {k: (str(v) if isinstance(v, Path) else v) for k, v in p.items()},
                 "splits": {}, "skipped": []}

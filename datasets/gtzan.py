@@ -13,8 +13,8 @@ The original host (marsyas.info / opihi.cs.uvic.ca) is gone. Mirrors, tried in o
 the Hugging Face copy maintained under the ``marsyas`` organisation
 (https://huggingface.co/datasets/marsyas/gtzan, file ``data/genres.tar.gz``) and the Internet Archive's
 capture of the original URL. Checksums: MD5 ``5b3d6dddb579ab49814ab86dba69e7c7`` (the one mirdata and
-torchaudio pin for ``genres.tar.gz``) and SHA-256 ``24347e02...4ef2c6`` (torchaudio's), both given in
-issue #4. A download that does not match is moved to ``genres.tar.gz.bad`` and never used.
+torchaudio pin for ``genres.tar.gz``) and SHA-256 ``24347e02...4ef2c6`` (torchaudio's). A download that
+does not match is moved to ``genres.tar.gz.bad`` and never used.
 
 Preparation: files are split by file, per genre (``test_files_per_genre`` and ``val_files_per_genre``
 of each genre, chosen by a seeded hash of the file name), then cut into 1-s segments (at most 30 per
@@ -38,8 +38,10 @@ import re
 import shutil
 from pathlib import Path
 
+from declipbench import Param
+from declipbench.data.audio import SEGMENTS, list_files, probe
+
 MODALITY = "audio"
-NEEDS_DOWNLOAD = True
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 ARCHIVE = "genres.tar.gz"
 SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
@@ -48,34 +50,27 @@ MIRRORS = [
     "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz",
     "https://web.archive.org/web/20220328223413id_/http://opihi.cs.uvic.ca/sound/genres.tar.gz",
 ]
-KNOWN_CORRUPT = {"jazz.00054": "known-corrupt file of GTZAN (issue #4); excluded by params.exclude"}
+KNOWN_CORRUPT = {"jazz.00054": "known-corrupt file of GTZAN; excluded by params.exclude"}
 PAPER_TRAIN_SEGMENTS = 21898
 MEMBER = re.compile(r"^genres/(%s)/\1\.\d{5}\.wav$" % "|".join(GENRES))
 
-DEFAULTS = {
-    "path": None,
-    "sample_rate": 22050,
-    "segment_seconds": 1.0,
-    "max_segments_per_file": 30,
-    "test_files_per_genre": 1,
-    "val_files_per_genre": 1,
-    "on_error": "skip",
-    "seed": 0,
-    "download": True,
-    "urls": MIRRORS,
-    "sha256": SHA256,
-    "md5": MD5,
-    "exclude": sorted(KNOWN_CORRUPT),
-    "report_clipped_at": [0.1],
-    "progress": True,
+PARAMETERS = {
+    "path": Param(None, str, help="an extracted genres/ folder (null: <data_dir>/gtzan/genres)"),
+    **SEGMENTS,
+    "max_segments_per_file": Param(30, int, min=1, nullable=True),
+    "test_files_per_genre": Param(1, int, min=0),
+    "val_files_per_genre": Param(1, int, min=0),
+    "on_error": Param("skip", choices=("fail", "skip")),
+    "seed": Param(0, int, min=0),
+    "download": Param(True, help="fetch the archive from the mirrors when it is absent"),
+    "urls": Param(list(MIRRORS), list, items=str),
+    "sha256": Param(SHA256, str, help="the published checksum; overriding it is logged"),
+    "md5": Param(MD5, str, nullable=True),
+    "exclude": Param(sorted(KNOWN_CORRUPT), list, items=str, help="file stems set aside before the split"),
+    "report_clipped_at": Param([0.1], list, items=float, help="tau values whose surviving segments the manifest counts"),
+    "progress": Param(True),
 }
 log = logging.getLogger("declipbench.datasets.gtzan")
-
-
-def _audio_folder():
-    from declipbench.plugins import load_dataset
-
-    return load_dataset("audio_folder")
 
 
 def _complete(root: Path) -> bool:
@@ -95,9 +90,9 @@ def locate(params: dict, data_dir: Path | None) -> Path:
 
 def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
     """Return the extracted ``genres/`` folder, fetching and extracting the archive if needed."""
-    from declipbench.download import fetch, safe_extract
+    from declipbench.data.download import fetch, safe_extract
 
-    p = {**DEFAULTS, **params}
+    p = params
     if p.get("path"):
         return locate(p, data_dir), {"source": "params.path"}
     base = Path(data_dir or "data") / "gtzan"
@@ -137,24 +132,23 @@ def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
-    from declipbench.seeding import split_by_hash
-    from declipbench.segments import clipped_counts, file_source, write_audio_splits
+    from declipbench.data.seeding import split_by_hash
+    from declipbench.data.segments import clipped_counts, file_source, write_audio_splits
 
-    af = _audio_folder()
-    p = {**DEFAULTS, **params}
+    p = params
     root, source = download(p, data_dir)
     excluded = set(p["exclude"] or [])
     by_split: dict[str, list] = {"train": [], "val": [], "test": []}
     skipped = []
     for g in GENRES:
         files = []
-        for f in af.list_files(root / g):
+        for f in list_files(root / g):
             stem = f.name[: -len(f.suffix)]
             if stem in excluded:
                 skipped.append({"file": str(f.relative_to(root)), "split": None,
                                 "reason": KNOWN_CORRUPT.get(stem, "excluded by params.exclude")})
                 continue
-            problem = af.probe(f)
+            problem = probe(f)
             if problem:  # unreadable files are set aside before the split, so every genre keeps its test file
                 if p["on_error"] == "fail":
                     raise ValueError(problem)

@@ -18,7 +18,7 @@ Errors
     an unreadable file and lists it with the reason in ``manifest.json``; ``on_error: fail`` stops
     with the file's name.
 
-Written, as :mod:`datasets.synthetic_hdr`: ``{split}.npy`` (items x 3 x S x S float32, exposure-
+Written, as ``datasets/synthetic_hdr.py``: ``{split}.npy`` (items x 3 x S x S float32, exposure-
 normalised linear radiance) and ``{split}_camera.npy`` (items x 3: q, n, sigma).
 """
 
@@ -27,32 +27,36 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from declipbench import hdr, hdrio
-from declipbench.plugins import dataset_params
-from declipbench.seeding import hash_order, split_by_hash
+from declipbench import Param
+from declipbench.data import hdrio
+from declipbench.data.audio import file_split_parameters
+from declipbench.data.images import CAMERA_PARAMETERS, camera_items, check_camera_params, write_split
+from declipbench.data.seeding import hash_order, item_rng, split_by_hash
 
 MODALITY = "image"
-NEEDS_DOWNLOAD = True
 # the DrTMO archive as linked from the README of Le et al.'s code (github.com/VinAIResearch/single_image_hdr)
 DRTMO_URL = ("https://uithcm-my.sharepoint.com/:u:/g/personal/17520474_ms_uit_edu_vn/"
              "ET6uk6buZdlDnDkcJlRS_PEB6AoENYqFEqnPB5fn8r-oVQ?e=ddLdbw&download=1")
-DEFAULTS = {
-    **hdr.CAMERA_DEFAULTS,
-    "size": 512,
-    "patch": 128,
-    "patches_per_image": 32,
-    "train_downscale": 2,
-    "curve": "sampled",
-    "path": None,
-    "download": False,
-    "sha256": None,
-    "split": "auto",  # auto | hash
-    "file_fractions": {"test": 0.2, "val": 0.1},
-    "min_files": {"test": 1, "val": 1},
-    "max_files": None,
-    "on_error": "skip",
-    "seed": 0,
+PARAMETERS = {
+    **CAMERA_PARAMETERS,
+    "size": Param(512, int, min=16, help="val/test images: downscaled and centre-cropped to size x size"),
+    "patch": Param(128, int, min=16, help="training patches: patch x patch"),
+    "patches_per_image": Param(32, int, min=1),
+    "train_downscale": Param(2, int, min=1, help="integer box downscaling of training images before cutting patches"),
+    "curve": Param("sampled", choices=("fixed", "sampled")),
+    "path": Param(None, str, help="a folder of .hdr/.exr files (null: <data_dir>/drtmo)"),
+    "download": Param(False, help="fetch the DrTMO archive (needs sha256: none is published)"),
+    "sha256": Param(None, str),
+    "split": Param("auto", choices=("auto", "hash"), help="auto: the archive's Train/Test folders when present"),
+    **file_split_parameters(test=0.2, val=0.1),
+    "max_files": Param(None, int, min=1),
+    "on_error": Param("skip", choices=("fail", "skip")),
+    "seed": Param(0, int, min=0),
 }
+
+
+def check(p: dict, where: str) -> None:
+    check_camera_params(p, where)
 log = logging.getLogger("declipbench.datasets.hdr")
 
 
@@ -73,8 +77,6 @@ def split_files(files: list[Path], root: Path, p: dict) -> tuple[dict[str, list[
         n_val = max(int(round(fr.get("val", 0) * len(train))), int(mins.get("val", 0)))
         return {"test": sorted(f for f, t in zip(files, tags) if t == "test"), "val": sorted(train[:n_val]),
                 "train": sorted(train[n_val:])}, "archive folders (Train/Test), val from train"
-    if p["split"] not in ("auto", "hash"):
-        raise ValueError(f"datasets.<name>.params.split = {p['split']!r}: must be 'auto' or 'hash'")
     return split_by_hash(files, root, fr, mins, seed), "seeded hash of the relative path"
 
 
@@ -85,7 +87,7 @@ def download(root: Path, sha256: str | None) -> None:
             f"datasets.<name>.params.download: the DrTMO archive ({DRTMO_URL}) has no published checksum, "
             "so the suite will not download it unverified. Either download and unpack it yourself into "
             f"{root} (placed by hand), or give its sha256 in datasets.<name>.params.sha256")
-    from declipbench.download import fetch, safe_extract  # imported only when a download is asked for
+    from declipbench.data.download import fetch, safe_extract  # imported only when a download is asked for
 
     root.mkdir(parents=True, exist_ok=True)
     archive = fetch(root / "drtmo_archive.zip", urls=[DRTMO_URL], sha256=sha256)
@@ -93,10 +95,7 @@ def download(root: Path, sha256: str | None) -> None:
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
-    p = dataset_params(DEFAULTS, params)
-    hdr.check_camera_params(p)
-    if p["on_error"] not in ("fail", "skip"):
-        raise ValueError(f"datasets.<name>.params.on_error = {p['on_error']!r}: must be 'fail' or 'skip'")
+    p = params
     if p["path"]:
         root = Path(p["path"]).expanduser()
     elif data_dir is not None:
@@ -123,7 +122,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
             rel = f.relative_to(root).as_posix()
             try:
                 img = hdrio.read_hdr(f)
-                x, cam = hdr.camera_items(img, split, p, hdr.item_rng(p["seed"], split, 0, rel))
+                x, cam = camera_items(img, split, p, item_rng(p["seed"], split, 0, rel))
             except ValueError as exc:  # HDRReadError, too small, black image
                 if p["on_error"] == "fail":
                     if str(f) in str(exc):
@@ -137,7 +136,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
             used.append({"file": rel, "items": int(len(x)), "q": float(cam[0, 0]), "n": float(cam[0, 1]),
                          "sigma": float(cam[0, 2])})
         size = int(p["patch"] if split == "train" else p["size"])
-        manifest["splits"][split] = {**hdr.write_split(out_dir, split, items, cams, size), "files": used}
+        manifest["splits"][split] = {**write_split(out_dir, split, items, cams, size), "files": used}
         log.info("%s: %d items from %d files", split, manifest["splits"][split]["items"], len(used))
     if manifest["skipped"]:
         log.warning("%d file(s) skipped; listed in manifest.json", len(manifest["skipped"]))

@@ -5,22 +5,22 @@ https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.
 ``6680fea5...c95291`` is published on the dataset page (https://magenta.tensorflow.org/datasets/maestro,
 "Download" section). It is downloaded (resumable, verified) to ``<data_dir>/maestro/maestro-v3.0.0.zip``
 unless already there (a hand-placed copy is verified once, then trusted while unchanged; see
-:func:`declipbench.download.fetch`), or read from ``params.zip``.
+:func:`declipbench.data.download.fetch`), or read from ``params.zip``.
 
 The zip is never extracted or held whole: ``maestro-v3.0.0.csv`` is read from inside it, the selected
 recordings are copied one at a time to a temporary file (CRC-checked), decoded block by block,
 mixed to mono, resampled from 44.1/48 kHz to 22,050 Hz and cut into 1-s segments streamed into
-memory-mapped ``{split}.npy`` (:mod:`declipbench.segments`). Peak memory is a few blocks, whatever the
+memory-mapped ``{split}.npy`` (:mod:`declipbench.data.segments`). Peak memory is a few blocks, whatever the
 size of the selection (BENCHMARKS.md, "MAESTRO preparation memory").
 
-Selection (Moliner et al. 2023, as given in issue #4): training recordings of the years 2004, 2006,
+Selection (Moliner et al. 2023): training recordings of the years 2004, 2006,
 2008, 2009, 2011, 2013, 2014 and 2015 (rows whose ``split`` is ``train``); testing: the ``test`` split of
 2009. Validation (monitoring only; the protocol has none): ``val_files`` recordings of the ``validation``
 split of the training years, chosen by a seeded hash.
 
 Test set (PAPER.md, Table 3): "clipped to a fixed input SDR, then normalised so τ = 0.1". Each test
 segment ``x`` is scaled by ``tau / tau_x`` where ``tau_x`` clips ``x`` to ``test_input_sdr_db``
-(:func:`declipbench.physics.scale_to_input_sdr`), so clipping the stored segment at ``tau`` gives exactly
+(:func:`declipbench.data.levels.scale_to_input_sdr`), so clipping the stored segment at ``tau`` gives exactly
 that input SDR. PAPER.md does not give the SDR value: ``test_input_sdr_db`` has no default and must be
 set in the config. Silent or near-silent segments (peak below ``test_min_peak``) and segments for which
 the target cannot be reached are dropped and counted in the manifest.
@@ -38,31 +38,32 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from declipbench import Param
+from declipbench.data.audio import SEGMENTS
+
 MODALITY = "audio"
-NEEDS_DOWNLOAD = True
 ARCHIVE = "maestro-v3.0.0.zip"
 URL = "https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.0.zip"
 SHA256 = "6680fea5be2339ea15091a249fbd70e49551246ddbd5ca50f1b2352c08c95291"  # magenta.tensorflow.org/datasets/maestro
 CSV_NAME = "maestro-v3.0.0.csv"
 
-DEFAULTS = {
-    "zip": None,                      # path of the zip; default <data_dir>/maestro/maestro-v3.0.0.zip
-    "download": True,
-    "urls": [URL],
-    "sha256": SHA256,
-    "sample_rate": 22050,
-    "segment_seconds": 1.0,
-    "train_years": [2004, 2006, 2008, 2009, 2011, 2013, 2014, 2015],
-    "test_years": [2009],
-    "val_files": 8,
-    "max_segments_per_file": None,    # all whole segments of each recording
-    "max_files": None,                # cap per split (seeded choice), for small trial runs
-    "tau": 0.1,
-    "test_input_sdr_db": None,        # required: PAPER.md does not give Table 3's value
-    "test_min_peak": 1e-3,            # -60 dBFS: quieter test segments are dropped (noise floor)
-    "on_error": "skip",
-    "seed": 0,
-    "progress": True,
+PARAMETERS = {
+    "zip": Param(None, str, help="path of the zip (null: <data_dir>/maestro/maestro-v3.0.0.zip)"),
+    "download": Param(True),
+    "urls": Param([URL], list, items=str),
+    "sha256": Param(SHA256, str, help="the published checksum; overriding it is logged"),
+    **SEGMENTS,
+    "train_years": Param([2004, 2006, 2008, 2009, 2011, 2013, 2014, 2015], list, items=int),
+    "test_years": Param([2009], list, items=int),
+    "val_files": Param(8, int, min=0, help="recordings of the validation split of the training years (monitoring)"),
+    "max_segments_per_file": Param(None, int, min=1, help="null: all whole segments of each recording"),
+    "max_files": Param(None, int, min=1, help="cap per split (seeded choice), for small trial runs"),
+    "tau": Param(0.1, float, above=0, help="the experiment's clipping level (test scaling)"),
+    "test_input_sdr_db": Param(None, float, help="required: PAPER.md does not give Table 3's value"),
+    "test_min_peak": Param(1e-3, float, min=0, help="-60 dBFS: quieter test segments are dropped (noise floor)"),
+    "on_error": Param("skip", choices=("fail", "skip")),
+    "seed": Param(0, int, min=0),
+    "progress": Param(True),
 }
 log = logging.getLogger("declipbench.datasets.maestro")
 
@@ -105,7 +106,7 @@ def select(rows: list[dict], p: dict) -> dict[str, list[dict]]:
 
 def scale_rows_to_input_sdr(rows: np.ndarray, target_db: float, tau: float, min_peak: float):
     """Scale each segment so clipping it at ``tau`` gives ``target_db`` input SDR; drop what cannot be."""
-    from declipbench.physics import scale_to_input_sdr
+    from declipbench.data.levels import scale_to_input_sdr
 
     kept, why = [], {}
     for x in rows:
@@ -123,9 +124,9 @@ def scale_rows_to_input_sdr(rows: np.ndarray, target_db: float, tau: float, min_
 
 def download(params: dict, data_dir: Path | None) -> Path:
     """The verified zip: ``params.zip`` or ``<data_dir>/maestro/maestro-v3.0.0.zip``, downloaded if missing."""
-    from declipbench.download import fetch
+    from declipbench.data.download import fetch
 
-    p = {**DEFAULTS, **params}
+    p = params
     path = Path(p["zip"]).expanduser() if p.get("zip") else Path(data_dir or "data") / "maestro" / ARCHIVE
     if p["sha256"] != SHA256:
         log.warning("MAESTRO checksum overridden in the config (%s); the published one is %s", p["sha256"], SHA256)
@@ -134,10 +135,10 @@ def download(params: dict, data_dir: Path | None) -> Path:
 
 
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
-    from declipbench.download import zip_member_file
-    from declipbench.segments import Source, clipped_counts, write_audio_splits
+    from declipbench.data.download import zip_member_file
+    from declipbench.data.segments import Source, clipped_counts, write_audio_splits
 
-    p = {**DEFAULTS, **params}
+    p = params
     if p["test_input_sdr_db"] is None:
         raise ValueError("datasets.<name>.params.test_input_sdr_db is not set: Table 3's test set is clipped to a "
                          "fixed input SDR (PAPER.md) whose value the paper text we have does not give; set it "

@@ -8,7 +8,7 @@ used without any network call, so files placed by hand work offline; a file with
 moved aside to ``<name>.wav.bad`` and the run stops with an error naming it.
 
 This is not a train/val/test dataset: the survey protocol clips each whole signal to several input SDRs
-and runs unsupervised methods on them (``declipbench.survey``). Audio is read like MATLAB's
+and runs unsupervised methods on them (:mod:`declipbench.pipeline.survey`). Audio is read like MATLAB's
 ``audioread`` (16-bit PCM / 32768, float64), which matters because lambda is an absolute threshold.
 """
 
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from declipbench import Param
+
 log = logging.getLogger("declipbench")
 
-KIND = "survey"  # not a prepare()/generate() dataset: see declipbench.survey
+KIND = "survey"  # not a prepare()/generate() dataset: see declipbench.pipeline.survey
 REPOSITORY = "rajmic/declipping2020_codes"
 COMMIT = "9b6c0e32c345e14fbda1a1b98b57c0c30507506c"
 SAMPLE_RATE = 44100
@@ -42,7 +44,7 @@ INPUT_SDRS = (1, 3, 5, 7, 10, 15, 20)
 
 #: The survey's published mean Delta-SDR (dB) of SS_PEW over the 10 signals, per input SDR (dB):
 #: Zaviska, Rajmic, Ozerov, Rencker, A survey and an extensive evaluation of popular audio declipping
-#: methods, IEEE J. Sel. Topics Signal Process. 15(1), 2021 (values as given in declipbench issue #3, from
+#: methods, IEEE J. Sel. Topics Signal Process. 15(1), 2021 (values as given in the project's specification, from
 #: the survey's results published with its toolbox, ``Numerical_results/dSDR_all_declippingResults.mat``).
 PUBLISHED_MEAN_DSDR = {"SS_PEW": {1: 12.17, 3: 15.03, 5: 16.60, 7: 17.66, 10: 19.00, 15: 21.11, 20: 21.99}}
 #: Method names of the survey's published per-signal results (a ``reference_csv`` may give them).
@@ -50,7 +52,11 @@ PUBLISHED_METHODS = ("SS_PEW", "SS_EW")
 CITATION = ("Zaviska et al., A survey and an extensive evaluation of popular audio declipping methods, "
             "IEEE JSTSP 2021 (toolbox: github.com/rajmic/declipping2020_codes)")
 
-DEFAULTS = {"path": None, "signals": list(SIGNALS), "mirrors": None}
+PARAMETERS = {
+    "path": Param(None, str, help="a folder of the excerpts (null: <data_dir>/sqam)"),
+    "signals": Param(list(SIGNALS), list, items=str, help="the excerpts used"),
+    "mirrors": Param(None, list, items=str, help="base URLs tried before the pinned GitHub ones"),
+}
 
 
 def urls(name: str) -> list[str]:
@@ -73,9 +79,9 @@ def selected(params: dict) -> list[str]:
 
 def fetch(params: dict, data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """The selected excerpts, verified: ``{name: path}``. Downloads only what is missing."""
-    from declipbench.download import fetch as fetch_file
+    from declipbench.data.download import fetch as fetch_file
 
-    p = {**DEFAULTS, **params}
+    p = params
     root = directory(p, data_dir)
     root.mkdir(parents=True, exist_ok=True)
     out = {}

@@ -15,27 +15,32 @@ import zlib
 
 import numpy as np
 
-from declipbench.physics import scale_to_random_peak
+from declipbench import Param
+from declipbench.data.audio import SEGMENTS
+from declipbench.data.levels import RANDOM_PEAK, scale_to_random_peak
+from declipbench.data.seeding import split_counts
+from declipbench.pipeline.parameters import check_order
 
 MODALITY = "audio"
-NEEDS_DOWNLOAD = False
 
-DEFAULTS = {
-    "sample_rate": 22050,
-    "segment_seconds": 1.0,
-    "splits": {"train": 2000, "val": 32, "test": 100},
+PARAMETERS = {
+    **SEGMENTS,
+    "splits": split_counts(2000, 32, 100),
     # peak amplitudes 1.5-6 tau at tau = 0.1: moderate to heavy clipping, no barely-clipped segments whose
     # 40-dB input SDR would dominate a mean SDR (the sweep in BENCHMARKS.md also tried 0.1-1.0)
-    "peak_min": 0.15,
-    "peak_max": 0.6,
-    "notes_min": 1,
-    "notes_max": 4,
-    "partials": 6,
-    "midi_min": 36,
-    "midi_max": 72,
-    "noise_db": -45.0,
-    "seed": 0,
+    **RANDOM_PEAK,
+    "notes_min": Param(1, int, min=1, help="notes per segment"),
+    "notes_max": Param(4, int, min=1),
+    "partials": Param(6, int, min=1),
+    "midi_min": Param(36, float, help="pitch range (MIDI note numbers)"),
+    "midi_max": Param(72, float),
+    "noise_db": Param(-45.0, float, help="noise floor relative to the peak"),
+    "seed": Param(0, int, min=0),
 }
+
+
+def check(p: dict, where: str) -> None:
+    check_order(p, where, ("peak_min", "peak_max"), ("notes_min", "notes_max"), ("midi_min", "midi_max"))
 
 _SPLIT_CODES = {"train": 1, "val": 2, "test": 3}
 
@@ -47,7 +52,7 @@ def _rng(seed: int, split: str, index: int) -> np.random.Generator:
 
 def segment(params: dict, split: str, index: int) -> np.ndarray:
     """One segment (float32, peak amplitude drawn log-uniformly in [peak_min, peak_max])."""
-    p = {**DEFAULTS, **params}
+    p = params
     sr, n = int(p["sample_rate"]), int(round(p["sample_rate"] * p["segment_seconds"]))
     rng = _rng(p["seed"], split, index)
     t = np.arange(n) / sr

@@ -14,10 +14,10 @@ clipping hits first, followed by long, rich decays.
 Levels follow MAESTRO's protocol (PAPER.md, Table 3; ``datasets/maestro.py``): training and validation
 segments are peak-normalised and scaled log-uniformly in ``[peak_min, peak_max]``; with
 ``test_input_sdr_db`` set, every test segment is instead scaled so that clipping it at ``tau`` gives
-exactly that input SDR (:func:`declipbench.physics.scale_to_input_sdr`). ``tau`` must then be the
+exactly that input SDR (:func:`declipbench.data.levels.scale_to_input_sdr`). ``tau`` must then be the
 experiment's ``tau`` (checked when the config is loaded).
 
-Everything derives from ``(seed, split, index)`` (:func:`declipbench.seeding.item_rng`).
+Everything derives from ``(seed, split, index)`` (:func:`declipbench.data.seeding.item_rng`).
 """
 
 from __future__ import annotations
@@ -25,27 +25,31 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, lfilter
 
-from declipbench.physics import scale_to_input_sdr, scale_to_random_peak
-from declipbench.seeding import item_rng
+from declipbench import Param
+from declipbench.data.audio import SEGMENTS
+from declipbench.data.levels import RANDOM_PEAK, scale_to_input_sdr, scale_to_random_peak
+from declipbench.data.seeding import item_rng, split_counts
+from declipbench.pipeline.parameters import check_order
 
 MODALITY = "audio"
-NEEDS_DOWNLOAD = False
 
-DEFAULTS = {
-    "sample_rate": 22050,
-    "segment_seconds": 1.0,
-    "splits": {"train": 2000, "val": 32, "test": 100},
-    "peak_min": 0.15,             # training / validation levels, as synthetic_music
-    "peak_max": 0.6,
-    "midi_min": 28,               # E1 .. C7 (the sample rate caps the partials, not the notes)
-    "midi_max": 96,
-    "onsets_max": 3,
-    "partials": 24,
-    "noise_db": -55.0,
-    "tau": 0.1,                   # the experiment's clipping level (test scaling)
-    "test_input_sdr_db": None,    # a number: every test segment clipped at tau has this input SDR
-    "seed": 0,
+PARAMETERS = {
+    **SEGMENTS,
+    "splits": split_counts(2000, 32, 100),
+    **RANDOM_PEAK,  # training / validation levels, as synthetic_music
+    "midi_min": Param(28, float, help="E1 .. C7 (the sample rate caps the partials, not the notes)"),
+    "midi_max": Param(96, float),
+    "onsets_max": Param(3, int, min=1),
+    "partials": Param(24, int, min=1),
+    "noise_db": Param(-55.0, float),
+    "tau": Param(0.1, float, above=0, help="the experiment's clipping level (test scaling)"),
+    "test_input_sdr_db": Param(None, float, help="a number: every test segment clipped at tau has this input SDR"),
+    "seed": Param(0, int, min=0),
 }
+
+
+def check(p: dict, where: str) -> None:
+    check_order(p, where, ("peak_min", "peak_max"), ("midi_min", "midi_max"))
 
 # chord shapes in semitones above the lowest note
 CHORDS = ((0,), (0,), (0, 12), (0, 7), (0, 4, 7), (0, 3, 7), (0, 4, 7, 10), (0, 3, 7, 12))
@@ -89,7 +93,7 @@ def _note(t: np.ndarray, sr: int, midi: float, velocity: float, release: float, 
 
 def segment(params: dict, split: str, index: int) -> np.ndarray:
     """One segment (float32): training/validation level log-uniform, test level by input SDR."""
-    p = {**DEFAULTS, **params}
+    p = params
     sr, n = int(p["sample_rate"]), int(round(p["sample_rate"] * p["segment_seconds"]))
     rng = item_rng(p["seed"], split, index, "piano")
     t = np.arange(n) / sr

@@ -19,26 +19,31 @@ import zlib
 import numpy as np
 from scipy.signal import butter, lfilter
 
-from declipbench.physics import scale_to_random_peak
+from declipbench import Param
+from declipbench.data.audio import SEGMENTS
+from declipbench.data.levels import RANDOM_PEAK, scale_to_random_peak
+from declipbench.data.seeding import split_counts
+from declipbench.pipeline.parameters import check_order
 
 MODALITY = "audio"
-NEEDS_DOWNLOAD = False
 
-DEFAULTS = {
-    "sample_rate": 22050,
-    "segment_seconds": 1.0,
-    "splits": {"train": 2000, "val": 32, "test": 100},
-    "peak_min": 0.15,
-    "peak_max": 0.6,
-    "f0_min": 85.0,           # base pitch of the speaker, log-uniform (Hz)
-    "f0_max": 255.0,
-    "syllable_min": 0.08,     # vowel duration (s)
-    "syllable_max": 0.30,
-    "pause_probability": 0.25,
-    "consonant_probability": 0.6,
-    "noise_db": -50.0,
-    "seed": 0,
+PARAMETERS = {
+    **SEGMENTS,
+    "splits": split_counts(2000, 32, 100),
+    **RANDOM_PEAK,
+    "f0_min": Param(85.0, float, above=0, help="base pitch of the speaker, log-uniform (Hz)"),
+    "f0_max": Param(255.0, float, above=0),
+    "syllable_min": Param(0.08, float, above=0, help="vowel duration (s)"),
+    "syllable_max": Param(0.30, float, above=0),
+    "pause_probability": Param(0.25, float, min=0, max=1),
+    "consonant_probability": Param(0.6, float, min=0, max=1),
+    "noise_db": Param(-50.0, float, help="noise floor relative to the peak"),
+    "seed": Param(0, int, min=0),
 }
+
+
+def check(p: dict, where: str) -> None:
+    check_order(p, where, ("peak_min", "peak_max"), ("f0_min", "f0_max"), ("syllable_min", "syllable_max"))
 
 # average formants F1-F3 of adult speakers (Hz) and a fixed F4; bandwidths grow with frequency
 VOWELS = {
@@ -104,7 +109,7 @@ def _fricative(rng, n: int, sr: int) -> np.ndarray:
 
 def segment(params: dict, split: str, index: int) -> np.ndarray:
     """One segment (float32, peak amplitude drawn log-uniformly in [peak_min, peak_max])."""
-    p = {**DEFAULTS, **params}
+    p = params
     sr, n = int(p["sample_rate"]), int(round(p["sample_rate"] * p["segment_seconds"]))
     rng = _rng(p["seed"], split, index)
     base_f0 = np.exp(rng.uniform(np.log(p["f0_min"]), np.log(p["f0_max"])))

@@ -1,4 +1,4 @@
-"""CPU/GPU timings for the HDR part (issue 5): PnP DPIR seconds per image and training throughput.
+"""CPU/GPU timings for the HDR part: PnP DPIR seconds per image and training throughput.
 
     .venv/bin/python scripts/bench_hdr.py [--size 192] [--steps 10] [--threads 2]
 
@@ -21,13 +21,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from declipbench import hdr  # noqa: E402
-from declipbench.drunet import DRUNet  # noqa: E402
-from declipbench.learned import build_model  # noqa: E402
 from declipbench.physics import Thresholds  # noqa: E402
-from declipbench.plugins import Context  # noqa: E402
-from declipbench.pnp import dpir  # noqa: E402
+from declipbench.physics.camera import CameraCurve, camera_measure, exposure_scale  # noqa: E402
+from declipbench.pipeline.parameters import resolve  # noqa: E402
+from declipbench.pipeline.plugins import Context, import_method_module, load_dataset  # noqa: E402
 from declipbench.training import TrainSettings, fit, pick_device  # noqa: E402
+from declipbench.training.learned import NetworkMethod, build_model  # noqa: E402
+
+DPIR_FOLDER = Path(__file__).resolve().parent.parent / "methods" / "dpir"
+DRUNet = import_method_module(DPIR_FOLDER, "drunet").DRUNet
+dpir = import_method_module(DPIR_FOLDER, "pnp").dpir
+synthetic_scene = load_dataset("synthetic_hdr").synthetic_scene
 
 
 def main() -> None:
@@ -42,9 +46,9 @@ def main() -> None:
     device = pick_device(args.device)
     print(f"device {device}, torch threads {torch.get_num_threads()}")
     th = Thresholds(-1.0, 1.0)
-    scenes = [hdr.synthetic_scene([7, i], args.size, args.size) for i in range(max(args.images, 4))]
-    x = np.stack([np.moveaxis(s / hdr.exposure_scale(s, 0.9), -1, 0) for s in scenes]).astype(np.float32)
-    y = np.stack([hdr.camera_measure(a, hdr.CameraCurve()) for a in x])
+    scenes = [synthetic_scene([7, i], args.size, args.size) for i in range(max(args.images, 4))]
+    x = np.stack([np.moveaxis(s / exposure_scale(s, 0.9), -1, 0) for s in scenes]).astype(np.float32)
+    y = np.stack([camera_measure(a, CameraCurve()) for a in x])
     torch.manual_seed(0)
     for name, widths, blocks in [("demo stand-in", (8, 16, 32, 32), 1), ("default stand-in", (16, 32, 64, 64), 1),
                                  ("official size", (64, 128, 256, 512), 4)]:
@@ -59,14 +63,17 @@ def main() -> None:
             torch.cuda.synchronize()
         per = (time.time() - t) / args.images
         print(f"DPIR 8 iterations, {name} DRUNet {widths} x{blocks}: {per:.2f} s per {args.size}x{args.size} image")
-    for arch, loss in [("unet", "supervised"), ("unet", "mc_ei"), ("hqs", "supervised"), ("hqs", "mc_ei")]:
-        params = {"network": {"channels": 8, "depth": 4, "arch": arch, "hqs_iterations": 2}}
-        ctx = Context(params=params, tau_low=-1.0, tau_high=1.0)
+    for arch, losses in [("unet", ["supervised"]), ("unet", ["mc", "ei"]), ("hqs", ["supervised"]),
+                         ("hqs", ["mc", "ei"])]:
+        params = resolve(NetworkMethod.declaration(), {
+            "network": {"channels": 8, "depth": 4, "arch": arch, "hqs_iterations": 2}, "losses": losses,
+            "training": {"epochs": 1, "steps_per_epoch": args.steps, "batch_size": 8, "crop": 48}}, "bench")
+        ctx = Context(params=params, tau_low=-1.0, tau_high=1.0, modality="image")
         model = build_model(params, ctx, x.shape)
-        s = TrainSettings(loss=loss, epochs=1, steps_per_epoch=args.steps, batch_size=8, crop=48,
-                          threads=args.threads, device=str(device))
-        rows = fit(model, th, s, tempfile.mkdtemp(), y, x, progress=False)
-        print(f"training {arch} ({loss}), batch 8, 48x48 crops: {rows[-1]['items_per_s']:.1f} patches/s")
+        rows = fit(model, NetworkMethod.losses(params), th, TrainSettings.from_params(params["training"]),
+                   tempfile.mkdtemp(), y, x, modality="image", threads=args.threads, device=str(device),
+                   progress=False)
+        print(f"training {arch} ({' + '.join(losses)}), batch 8, 48x48 crops: {rows[-1]['items_per_s']:.1f} patches/s")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def sha256(path: Path) -> str:
 
 
 CHILD = ("import resource, sys\n"
-         "from declipbench.cli import main\n"
+         "from declipbench.pipeline.cli import main\n"
          "rc = main(sys.argv[1:])\n"
          "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
          "sys.exit(rc)\n")

@@ -22,7 +22,10 @@ import soundfile as sf
 import torch
 
 from declipbench.physics import tau_for_input_sdr
-from declipbench.sparsity import declip, declip_plain
+from declipbench.pipeline.plugins import ROOT, import_method_module
+
+_sparsity = import_method_module(ROOT / "methods" / "social_sparsity", "sparsity")
+declip, declip_plain = _sparsity.declip, _sparsity.declip_plain
 
 
 def main() -> None:

@@ -7,9 +7,13 @@ the numbers it printed are in BENCHMARKS.md with the exact arguments. The DAG's 
 
     python scripts/explore_ssl.py '{"loss": "mc_ei", "g_max": 2, "ei_core_weight": 0.0, "epochs": 6}' NAME [--out DIR]
 
-Keys besides TrainSettings fields: ``data`` (synthetic_music params), ``net`` (UNet1d params),
-``masking`` (bool), ``two`` (reliable channel), ``cons`` (consistent output), ``ntrain``, ``init``
-(a checkpoint to start from). Runs with one thread, so two can share the 2-core machine.
+Keys: the training settings (``epochs``, ``lr``, ...), the loss in the flat form the sweep was run with
+(``loss``: ``mc_ei``, ``mc``, ``supervised`` or ``supervised_ei``; ``alpha``, ``g_min``, ``g_max``,
+``g_distribution``, ``ei_stop_gradient``, ``ei_core_weight``: the EI loss's ``weight``, ``g_min``,
+``g_max``, ``distribution``, ``stop_gradient``, ``core_weight``), ``seed``, and ``data`` (synthetic_music
+params), ``net`` (UNet1d params), ``masking`` (bool), ``two`` (reliable channel), ``cons`` (consistent
+output), ``ntrain``, ``init`` (a checkpoint to start from). Runs with one thread, so two can share the
+2-core machine.
 """
 
 import argparse
@@ -25,10 +29,29 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from declipbench.networks import MaskedReconstructor, UNet1d  # noqa: E402
+from declipbench.losses import LOSSES  # noqa: E402
+from declipbench.metrics.sdr import sdr_db_items  # noqa: E402
+from declipbench.models import MaskedReconstructor, UNet1d  # noqa: E402
 from declipbench.physics import Thresholds, clip, has_clipping  # noqa: E402
-from declipbench.plugins import load_dataset  # noqa: E402
-from declipbench.training import TrainSettings, fit, mean_sdr, predict  # noqa: E402
+from declipbench.pipeline.parameters import resolve  # noqa: E402
+from declipbench.pipeline.plugins import dataset_params, load_dataset  # noqa: E402
+from declipbench.training import TRAINING, TrainSettings, fit, predict  # noqa: E402
+
+TERMS = {"mc_ei": ["mc", "ei"], "mc": ["mc"], "supervised": ["supervised"], "supervised_ei": ["supervised", "ei"]}
+EI_KEYS = {"alpha": "weight", "g_min": "g_min", "g_max": "g_max", "g_distribution": "distribution",
+           "ei_stop_gradient": "stop_gradient", "ei_core_weight": "core_weight"}
+
+
+def losses_and_settings(args: dict):
+    """The loss objects and training settings of the flat keys (module docstring)."""
+    names = TERMS[args.pop("loss", "mc_ei")]
+    ei = {EI_KEYS[k]: args.pop(k) for k in list(args) if k in EI_KEYS}
+    losses = [LOSSES[n](**resolve(LOSSES[n].declaration(), ei if n == "ei" else {}, n)) for n in names]
+    return losses, TrainSettings.from_params({k: v for k, v in args.items() if k in TRAINING})
+
+
+def mean_sdr(x, x_hat) -> float:
+    return float(np.mean(sdr_db_items(x, x_hat)))
 
 
 def main() -> None:
@@ -50,7 +73,8 @@ def main() -> None:
     try:
         d = dict(np.load(cache))
     except FileNotFoundError:
-        d = {s: sm.generate(data_p, s, n) for s, n in [("train", ntrain), ("val", 32), ("test", 100)]}
+        p = dataset_params(sm, data_p, "data")
+        d = {s: sm.generate(p, s, n) for s, n in [("train", ntrain), ("val", 32), ("test", 100)]}
         np.savez(cache, **d)
 
     def keep(x):
@@ -59,16 +83,18 @@ def main() -> None:
         return x[m], y[m]
 
     (xtr, ytr), (xv, yv), (xte, yte) = keep(d["train"]), keep(d["val"]), keep(d["test"])
-    torch.manual_seed(args.get("seed", 0))
+    seed = int(args.pop("seed", 0))
+    torch.manual_seed(seed)
     model = MaskedReconstructor(UNet1d(in_channels=2 if two else 1, out_channels=1, **net_p), th,
                                 masking=masking, reliable_channel=two, consistent=cons)
     if init:
         model.load_state_dict(torch.load(init, weights_only=True)["model"])
-    s = TrainSettings.from_dict({"threads": 1, **args})
+    losses, s = losses_and_settings(args)
     t = time.time()
     shutil.rmtree(out / f"w_{name}", ignore_errors=True)
-    rows = fit(model, th, s, out / f"w_{name}", ytr, xtr, yv, xv, progress=False)
-    xh = predict(model, yte)
+    rows = fit(model, losses, th, s, out / f"w_{name}", ytr, xtr, yv, xv, modality="audio", seed=seed, threads=1,
+               progress=False)
+    xh = predict(model, yte, modality="audio")
     res = {"name": name, "test_sdr": round(mean_sdr(xte, xh), 2), "identity": round(mean_sdr(xte, yte), 2),
            "val_curve": [round(r.get("val_sdr", 0), 2) for r in rows], "min": round((time.time() - t) / 60, 1),
            "ntrain": len(xtr), "args": a.args}

@@ -60,3 +60,32 @@ def fixtures_audio():
     if not d.is_dir() or not list(d.glob("*.ogg")):
         pytest.skip(f"real audio fixtures not found at {d}")
     return d
+
+
+def resolved(module, params: dict | None = None) -> dict:
+    """A dataset module's parameters resolved as the prepare step resolves them (defaults filled in)."""
+    from declipbench.pipeline.plugins import dataset_params
+
+    return dataset_params(module, params or {}, f"test params of {module.__name__}")
+
+
+def assert_prepared(out_dir, modality: str, manifest: dict) -> None:
+    """The dataset contract on what a prepare step wrote: every split, items of the declared modality's
+    shape (audio: items x samples; images: items x 3 x H x W with each item's camera), float32, finite,
+    the manifest naming the modality and counting the items."""
+    import numpy as np
+
+    out_dir = Path(out_dir)
+    assert manifest["modality"] == modality
+    on_disk = __import__("json").loads((out_dir / "manifest.json").read_text())
+    assert on_disk["modality"] == modality
+    for split in ("train", "val", "test"):
+        x = np.load(out_dir / f"{split}.npy", mmap_mode="r")
+        assert x.dtype == np.float32 and x.ndim == (2 if modality == "audio" else 4), (split, x.shape)
+        assert np.all(np.isfinite(x)), split
+        assert manifest["splits"][split]["items"] == len(x), split
+        if modality == "image":
+            assert x.shape[1] == 3
+            cam = np.load(out_dir / f"{split}_camera.npy")
+            assert cam.shape == (len(x), 3), split
+    assert len(np.load(out_dir / "train.npy", mmap_mode="r")) > 0 and len(np.load(out_dir / "test.npy", mmap_mode="r")) > 0

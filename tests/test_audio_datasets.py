@@ -20,11 +20,11 @@ import soundfile as sf
 import yaml
 from scipy.signal import resample_poly
 
-from declipbench import steps
-from declipbench.download import ChecksumError
-from declipbench.physics import sdr_db
-from declipbench.plugins import load_dataset
-from conftest import corrupt_zip_member
+from declipbench.pipeline import steps
+from declipbench.data.download import ChecksumError
+from declipbench.metrics.sdr import sdr_db
+from declipbench.pipeline.plugins import load_dataset
+from conftest import assert_prepared, corrupt_zip_member, resolved
 from localserver import LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +104,7 @@ def test_gtzan_download_extract_prepare(tmp_path, clips):
                   "progress": False}
         m = steps.prepare("gtzan", params, out, data_dir)
         assert [p for p, _ in srv.requests] == ["/missing.tar.gz", "/genres.tar.gz"]
+    assert_prepared(out, "audio", m)  # the dataset contract (tests/test_contracts.py)
     assert (data_dir / "gtzan" / "genres.tar.gz").exists()
     assert not (data_dir / "gtzan" / "genres" / "input.mf").exists()  # only the audio members
     assert not (data_dir / "gtzan" / ".genres.extracting").exists()
@@ -163,7 +164,7 @@ def test_gtzan_wrong_archive_is_refused_and_kept_aside(tmp_path, clips):
 
 def test_gtzan_missing_everything_names_both_places(tmp_path):
     with pytest.raises(ValueError) as info:
-        load_dataset("gtzan").prepare({"download": False}, tmp_path / "out", tmp_path)
+        steps.prepare("gtzan", {"download": False}, tmp_path / "out", tmp_path)
     assert str(tmp_path / "gtzan" / "genres") in str(info.value) and "genres.tar.gz" in str(info.value)
 
 
@@ -216,6 +217,7 @@ def test_maestro_streams_selection_scales_test_to_input_sdr(tmp_path, clips):
         m = steps.prepare("maestro", {"urls": [srv.url("/maestro-v3.0.0.zip")], "sha256": sha, "val_files": 1,
                                       "test_input_sdr_db": 5.0, "progress": False}, out, data_dir)
     assert (data_dir / "maestro" / "maestro-v3.0.0.zip").exists()
+    assert_prepared(out, "audio", m)  # the dataset contract (tests/test_contracts.py)
     files = {s: [f["file"] for f in m["splits"][s]["files"]] for s in ("train", "val", "test")}
     assert files == {"train": ["2004/MIDI-Unprocessed_a.wav", "2009/MIDI-Unprocessed_b.flac"],
                      "val": ["2009/MIDI-Unprocessed_v.wav"],
@@ -249,7 +251,7 @@ def test_maestro_streams_selection_scales_test_to_input_sdr(tmp_path, clips):
 
 def test_maestro_requires_the_test_input_sdr(tmp_path):
     with pytest.raises(ValueError, match="test_input_sdr_db"):
-        load_dataset("maestro").prepare({}, tmp_path / "out", tmp_path)
+        steps.prepare("maestro", {}, tmp_path / "out", tmp_path)
 
 
 def test_maestro_on_error_fail_names_the_member(tmp_path, clips):
@@ -259,8 +261,8 @@ def test_maestro_on_error_fail_names_the_member(tmp_path, clips):
     _maestro_zip(arc, clips, seconds=1.2)
     sha = hashlib.sha256(arc.read_bytes()).hexdigest()
     with pytest.raises(ValueError, match="MIDI-Unprocessed_corrupt.wav"):
-        load_dataset("maestro").prepare({"download": False, "sha256": sha, "test_input_sdr_db": 10,
-                                         "on_error": "fail", "progress": False}, tmp_path / "out", data_dir)
+        steps.prepare("maestro", {"download": False, "sha256": sha, "test_input_sdr_db": 10,
+                                  "on_error": "fail", "progress": False}, tmp_path / "out", data_dir)
     assert not list((tmp_path / "out").glob("*.npy"))  # nothing half-written left behind
 
 
@@ -289,6 +291,7 @@ def test_aesdd_needs_a_pinned_checksum_then_downloads_and_prepares(tmp_path, cli
         assert "params.sha256" in str(info.value) and srv.requests == []
         m = steps.prepare("aesdd", {"url": srv.url("/aesdd.zip"), "sha256": sha, "progress": False},
                           tmp_path / "out", data_dir)
+    assert_prepared(tmp_path / "out", "audio", m)  # the dataset contract (tests/test_contracts.py)
     assert [s["file"] for s in m["skipped"]] == ["fear/f20 (3).wav"]
     files = {s: [f["file"] for f in m["splits"][s]["files"]] for s in ("train", "val", "test")}
     assert sum(map(len, files.values())) == 10 and len(files["test"]) == 2 and len(files["val"]) == 1
@@ -301,9 +304,10 @@ def test_aesdd_needs_a_pinned_checksum_then_downloads_and_prepares(tmp_path, cli
 # ---------------------------------------------------------------------------------- synthetic speech
 def test_synthetic_speech_is_deterministic_and_speech_like():
     ss, sm = load_dataset("synthetic_speech"), load_dataset("synthetic_music")
-    a = ss.generate({}, "test", 40)
-    np.testing.assert_array_equal(a[30:], ss.generate({}, "test", 10, start=30))
-    assert not np.array_equal(a[:5], ss.generate({}, "train", 5)) and a.dtype == np.float32
+    p = resolved(ss)
+    a = ss.generate(p, "test", 40)
+    np.testing.assert_array_equal(a[30:], ss.generate(p, "test", 10, start=30))
+    assert not np.array_equal(a[:5], ss.generate(p, "train", 5)) and a.dtype == np.float32
     peaks = np.abs(a).max(axis=1)
     assert peaks.min() >= 0.15 * 0.999 and peaks.max() <= 0.6 * 1.001
 
@@ -315,7 +319,7 @@ def test_synthetic_speech_is_deterministic_and_speech_like():
         s = np.abs(np.fft.rfft(x, axis=1))
         return float(np.mean((s * np.fft.rfftfreq(x.shape[1], 1 / SR)).sum(1) / s.sum(1)))
 
-    music = sm.generate({}, "test", 40)
+    music = sm.generate(resolved(sm), "test", 40)
     assert quiet_frames(a) > 0.1 > quiet_frames(music)  # pauses between syllables
     assert centroid(a) > 1.3 * centroid(music)           # fricatives and formants: brighter than the notes
 
@@ -327,7 +331,7 @@ def test_synthetic_speech_through_prepare(tmp_path):
 
 # ------------------------------------------------------------------------- Table 2: extra test sets
 def test_test_sets_config_is_validated():
-    from declipbench.config import ConfigError, load_config, validate_config
+    from declipbench.pipeline.config import ConfigError, load_config, validate_config
 
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["experiments"]["table2"]["test_sets"] = ["nowhere"]
@@ -336,7 +340,7 @@ def test_test_sets_config_is_validated():
     cfg["experiments"]["table2"]["test_sets"] = ["synth_music"]
     with pytest.raises(ConfigError, match="already the experiment's dataset"):
         validate_config(cfg, "config.yaml")
-    from declipbench.config import job_spec
+    from declipbench.pipeline.config import job_spec
 
     c = load_config(ROOT / "config" / "config.yaml")
     ssl = job_spec(c, "table2", "self_supervised", "proposed_mt", 0)
@@ -383,5 +387,10 @@ def test_paper_dag_has_the_audio_tables():
     assert "results/paper/models/table2/supervised" not in out
     assert "input: results/paper/measurements/table2/test_sets/aesdd/test_y.npy, " \
            "results/paper/models/table1/supervised/full/seed0/model.pt" in out
-    for rule in ("measure_test_set", "reconstruct_test_set", "evaluate_test_set", "table_test_set"):
-        assert re.search(rf"^{rule}\s+\d+", out, re.M), rule
+    # an extra test set goes through the same rules as an experiment's own data (no *_test_set copies)
+    assert not re.search(r"^\w+_test_set\s+\d+", out, re.M)
+    for rule, wildcards in (("measure", "measured=table2/test_sets/aesdd"),
+                            ("reconstruct", "measured=table2/test_sets/aesdd, method=supervised"),
+                            ("evaluate", "measured=table2/test_sets/aesdd, method=self_supervised"),
+                            ("table", "table=table2/aesdd")):
+        assert re.search(rf"rule {rule}:\n(    .*\n)*?    wildcards: {re.escape(wildcards)}", out), (rule, wildcards)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from declipbench.config import ConfigError, job_spec, load_config, plan, validate_config
+from declipbench.pipeline.config import ConfigError, job_spec, load_config, plan, validate_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -45,16 +45,21 @@ def test_plan_and_spec_of_demo():
     assert names == [("identity", "default"), ("social_sparsity", "pew_short"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
                      ("self_supervised", "proposed_mt"), ("self_supervised", "mc_only"),
                      ("self_supervised", "with_bias_mt")]
-    # Table 4 (HDR imaging, issue 5)
+    # Table 4 (HDR imaging)
     assert [(j.method, j.variant) for j in jobs if j.experiment == "table4"] == [
         ("identity", "default"), ("dpir", "standin"), ("supervised", "full"), ("self_supervised", "proposed")]
     s = job_spec(c, "table1", "self_supervised", "with_bias_mt", 0)
-    assert s["params"]["network"]["bias"] is True and s["params"]["training"]["loss"] == "mc_ei"
-    assert s["params"]["training"]["ei_core_weight"] == 0.0
+    assert s["params"]["network"]["bias"] is True and s["params"]["losses"] == ["mc", "ei"]
+    assert s["params"]["ei"]["core_weight"] == 0.0 and s["params"]["ei"]["g_max"] == 2.0
     claim = load_config(ROOT / "config" / "claim.yaml")
-    assert "ei_core_weight" not in job_spec(claim, "table1", "self_supervised", "proposed", 0)["params"]["training"]
+    proposed = job_spec(claim, "table1", "self_supervised", "proposed", 0)["params"]
+    assert proposed["ei"]["core_weight"] == 1.0 and proposed["ei"]["g_max"] == 4.0  # the published loss
     assert s["params"]["network"]["channels"] == c["experiments"]["table1"]["method_defaults"]["network"]["channels"]
     assert s["supervision"] == "measurements" and s["tau"] == 0.1
+    # method_defaults reach only the methods that declare them: social sparsity gets no network section
+    assert set(job_spec(c, "table1", "social_sparsity", "pew_short", 0)["params"]) == {
+        "shrinkage", "window", "hop", "channels", "sample_rate", "lambdas", "max_iter", "tol", "batch"}
+    assert job_spec(c, "table4", "dpir", "standin", 0)["params"]["denoiser"]["steps"] == 120
 
 
 def test_paper_config_is_valid_and_at_paper_scale():
@@ -66,7 +71,7 @@ def test_paper_config_is_valid_and_at_paper_scale():
 
 
 def test_job_threads_are_the_config_capped_by_the_method():
-    from declipbench.config import job_threads
+    from declipbench.pipeline.config import job_threads
 
     demo = load_config(ROOT / "config" / "config.yaml")
     assert demo["threads"] == 1
@@ -76,3 +81,57 @@ def test_job_threads_are_the_config_capped_by_the_method():
     # supervised declares 2 threads, identity 1: the job uses (and Snakemake reserves) no more
     assert job_spec(paper, "table1", "supervised", "full", 0)["threads"] == 2
     assert job_spec(paper, "table1", "identity", "default", 0)["threads"] == 1
+
+
+# ------------------------------------------------------- a misspelt parameter at every level is refused
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda c: c["experiments"]["table1"]["method_defaults"].update(trainig={"lr": 0.1}),
+     "config/config.yaml: experiments.table1.method_defaults.trainig: no method of the experiment takes this parameter"),
+    (lambda c: c["experiments"]["table1"]["method_defaults"]["training"].update(lrr=0.1),
+     "config/config.yaml: experiments.table1.method_defaults.training.lrr: unknown parameter"),
+    (lambda c: c["experiments"]["table1"]["methods"].update(social_sparsity={"variants": ["pew_short"],
+                                                                              "params": {"max_itr": 5}}),
+     "config/config.yaml: experiments.table1.methods.social_sparsity.params.max_itr: unknown parameter"),
+    (lambda c: c["experiments"]["table1"]["methods"].update(supervised={"variants": ["full"],
+                                                                         "grid": {"ei.g_maxx": [2, 3]}}),
+     "config/config.yaml: experiments.table1.methods.supervised.grid.ei.g_maxx: unknown parameter"),
+    (lambda c: c["experiments"]["table1"]["methods"].update(supervised={"variants": ["full"],
+                                                                         "params": {"training": {"lr": "fast"}}}),
+     "experiments.table1.methods.supervised.params.training.lr = 'fast': must be a float"),
+    (lambda c: c["datasets"]["synth_music"]["params"].update(trainig=3),
+     "config/config.yaml: datasets.synth_music.params.trainig: unknown parameter"),
+    (lambda c: c["datasets"]["synth_music"]["params"]["splits"].update(tset=3),
+     "config/config.yaml: datasets.synth_music.params.splits.tset: unknown parameter"),
+    (lambda c: c["datasets"]["synth_music"]["params"].update(peak_min=0.9),
+     "datasets.synth_music.params.peak_max = 0.6: must be >= peak_min"),
+    (lambda c: c["experiments"]["table4"].update(modality="audio", metrics=["sdr"]),
+     "experiments.table4.modality is 'audio', but dataset 'synth_hdr' (module 'synthetic_hdr') declares MODALITY = 'image'"),
+    (lambda c: c["experiments"]["table1"].update(metrics=["sdr", "psnr"]),
+     "experiments.table1.metrics: 'psnr' scores image reconstructions"),
+])
+def test_misspelt_or_wrong_parameters_are_refused_with_file_and_field(mutate, expected):
+    with pytest.raises(ConfigError) as info:
+        validate_config(_bad(mutate), "config/config.yaml")
+    assert expected in str(info.value)
+
+
+def test_a_misspelt_parameter_in_a_method_yaml_names_that_file(tmp_path, monkeypatch):
+    import shutil
+
+    from declipbench.pipeline import config as config_module
+    from declipbench.pipeline import plugins
+
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT / "methods", root / "methods", ignore=shutil.ignore_patterns("__pycache__"))
+    decl = root / "methods" / "social_sparsity" / "method.yaml"
+    decl.write_text(decl.read_text().replace("params: {shrinkage: ew}", "params: {shrinkage: ew, max_itr: 3}"))
+    monkeypatch.setattr(config_module, "discover_methods", lambda: plugins.discover_methods(root))
+    cfg = _bad(lambda c: c["experiments"]["table1"]["methods"].update(social_sparsity={"variants": ["ew"]}))
+    with pytest.raises(ConfigError, match=r"social_sparsity/method.yaml: variants.ew.params.max_itr: unknown parameter"):
+        validate_config(cfg, "config/config.yaml")
+
+
+def test_dataset_params_are_resolved_with_their_defaults():
+    c = validate_config(copy.deepcopy(DEMO))
+    p = c["datasets"]["synth_music"]["params"]
+    assert p["splits"] == {"train": 600, "val": 16, "test": 100} and p["peak_min"] == 0.15 and p["seed"] == 0

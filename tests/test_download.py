@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from declipbench.download import (ChecksumError, DownloadError, fetch, md5sum, safe_extract, sha256sum,
+from declipbench.data.download import (ChecksumError, DownloadError, fetch, md5sum, safe_extract, sha256sum,
                                   zip_member_file)
 from conftest import corrupt_zip_member
 from localserver import LocalServer

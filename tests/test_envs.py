@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from declipbench.plugins import discover_methods
+from declipbench.pipeline.plugins import discover_methods
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVS = ROOT / "workflow" / "envs"
@@ -30,20 +30,32 @@ def env_packages(path: Path) -> set[str]:
     return pkgs
 
 
+def _package_of(path: Path) -> list[str]:
+    """The dotted package a file belongs to, as parts (``declipbench/pipeline/steps.py`` -> declipbench.pipeline)."""
+    try:
+        rel = path.resolve().relative_to(ROOT)
+    except ValueError:
+        return []
+    return list(rel.parts[:-1])
+
+
 def imports_of(path: Path, module_level_only: bool = False) -> set[str]:
-    """Imported names of a file, including imports inside functions unless ``module_level_only``."""
+    """Imported names of a file, including imports inside functions unless ``module_level_only``;
+    relative imports are resolved against the file's own package."""
     names = set()
     tree = ast.parse(path.read_text())
     for node in (tree.body if module_level_only else ast.walk(tree)):
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative import inside declipbench
-                base = "declipbench" + ("." + node.module if node.module else "")
+            if node.level:
+                package = _package_of(path)
+                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
                 names.add(base)
-                names |= {f"{base}.{a.name}" for a in node.names} if not node.module else set()
+                names |= {f"{base}.{a.name}" for a in node.names}
             elif node.module:
                 names.add(node.module)
+                names |= {f"{node.module}.{a.name}" for a in node.names}
     return names
 
 
@@ -61,12 +73,14 @@ def closure(files: list[Path]) -> set[str]:
         seen.add(f)
         for name in imports_of(f, module_level_only=(f == CLI)):
             top = name.split(".")[0]
-            if top == "declipbench":
+            if top in ("declipbench", "methods", "datasets"):  # the repository's own code (a method's modules too)
                 parts = name.split(".")
                 for k in range(len(parts), 0, -1):
                     cand = ROOT.joinpath(*parts[:k])
                     if cand.with_suffix(".py").exists():
                         todo.append(cand.with_suffix(".py"))
+                        if k > 1 and (cand.parent / "__init__.py").exists():
+                            todo.append(cand.parent / "__init__.py")
                         break
                     if (cand / "__init__.py").exists():
                         todo.append(cand / "__init__.py")
@@ -76,14 +90,17 @@ def closure(files: list[Path]) -> set[str]:
     return third
 
 
-CLI = ROOT / "declipbench" / "cli.py"
-STEPS = ROOT / "declipbench" / "steps.py"
-# env -> code its rules run (the CLI, the step module, plug-ins it loads)
+PKG = ROOT / "declipbench"
+CLI = PKG / "pipeline" / "cli.py"
+STEPS = PKG / "pipeline" / "steps.py"
+SURVEY = PKG / "pipeline" / "survey.py"
+# env -> code its rules run (the CLI, the step modules, plug-ins they load; the metrics, which the registry
+# imports by name)
 RULE_CODE = {
-    "data": [CLI, STEPS, ROOT / "declipbench" / "plugins.py", *sorted((ROOT / "datasets").glob("*.py"))],
-    "eval": [CLI, ROOT / "declipbench" / "evaluate.py"],
-    "report": [CLI, STEPS, ROOT / "declipbench" / "tables.py", ROOT / "declipbench" / "figures.py",
-               ROOT / "declipbench" / "benchmarks.py"],
+    "data": [CLI, STEPS, SURVEY, PKG / "pipeline" / "plugins.py", *sorted((ROOT / "datasets").glob("*.py"))],
+    "eval": [CLI, STEPS, *sorted((PKG / "metrics").glob("*.py"))],
+    "report": [CLI, SURVEY, PKG / "report" / "tables.py", PKG / "report" / "figures.py",
+               PKG / "report" / "benchmarks.py"],
 }
 
 
@@ -103,7 +120,7 @@ def test_env_lists_what_its_rules_import(env):
 
 def test_method_envs_list_what_methods_import():
     for name, decl in discover_methods().items():
-        files = [CLI, STEPS, decl.path.parent / "method.py"]
+        files = [CLI, STEPS, *sorted(decl.path.parent.glob("*.py"))]
         needed = {CONDA_NAME.get(m, m).lower() for m in closure(files)}
         env = ENVS / f"{decl.env}.yaml"
         missing = needed - env_packages(env)
@@ -139,11 +156,18 @@ def test_environment_yml_matches_pyproject():
 
 
 def test_core_package_imports_are_declared_in_pyproject():
-    third = closure(sorted((ROOT / "declipbench").glob("*.py")))
+    third = closure(sorted(PKG.rglob("*.py")))
     declared = {PIP_NAME.get(m, m) for m in _pyproject_deps()}
     missing = {m for m in third if PIP_NAME.get(m, m) not in declared}
     assert not missing, f"pyproject.toml lacks {sorted(missing)}"
 
 
 def test_core_does_not_need_torchvision():
-    assert "torchvision" not in closure(sorted((ROOT / "declipbench").glob("*.py")))
+    assert "torchvision" not in closure(sorted(PKG.rglob("*.py")))
+
+
+@pytest.mark.parametrize("env", ["data", "eval", "report"])
+def test_rules_without_torch_never_import_it(env):
+    """The data, eval and report envs have no torch: nothing their rules run may import it (the closure
+    follows imports inside functions too)."""
+    assert "torch" not in closure(RULE_CODE[env])

@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from declipbench import hdr, hdrio
+from declipbench.data import hdrio, images
+from declipbench.physics import camera
+from declipbench.pipeline.plugins import load_dataset
+
+synthetic_scene = load_dataset("synthetic_hdr").synthetic_scene
 
 FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
 MEMORIAL = FIXTURES / "hdr" / "memorial.hdr"
@@ -23,7 +27,7 @@ def _memorial() -> Path:
 # ------------------------------------------------------------------------------------ camera curve
 @pytest.mark.parametrize("n,sigma", [(0.9, 0.6), (0.6, 0.3), (1.3, 0.9)])
 def test_camera_curve_fixes_one_and_is_invertible(n, sigma):
-    f = hdr.CameraCurve(n, sigma)
+    f = camera.CameraCurve(n, sigma)
     assert f(1.0) == pytest.approx(1.0, abs=1e-15)
     assert f(0.0) == 0.0
     x = np.geomspace(1e-6, 1e3, 2001)
@@ -36,12 +40,12 @@ def test_camera_curve_fixes_one_and_is_invertible(n, sigma):
     with pytest.raises(ValueError, match="defined on"):
         f.inverse(np.array([1 + sigma]))
     with pytest.raises(ValueError, match="sigma"):
-        hdr.CameraCurve(0.9, 0.0)
+        camera.CameraCurve(0.9, 0.0)
 
 
 def test_sampled_curves_follow_eilertsen():
     rng = np.random.default_rng(0)
-    curves = [hdr.sample_curve(rng) for _ in range(4000)]
+    curves = [camera.sample_curve(rng) for _ in range(4000)]
     n = np.array([c.n for c in curves])
     s = np.array([c.sigma for c in curves])
     assert abs(n.mean() - 0.9) < 0.01 and abs(n.std() - 0.1) < 0.01
@@ -52,7 +56,7 @@ def test_sampled_curves_follow_eilertsen():
 
 def test_quantise_reserves_top_code_for_saturation():
     v = np.array([-0.1, 0.0, 0.3, 254.4 / 255, 254.6 / 255, 1 - 1e-9, 1.0, 1.3])
-    q = hdr.quantise(v)
+    q = camera.quantise(v)
     np.testing.assert_allclose(q * 255, [0, 0, round(0.3 * 255), 254, 254, 254, 255, 255])
     assert np.all(q[:6] < 1) and np.all(q[6:] == 1)
 
@@ -62,8 +66,8 @@ def test_virtual_camera_saturates_5_to_15_percent_synthetic():
     rng = np.random.default_rng(1)
     fractions = []
     for i in range(12):
-        scene = hdr.synthetic_scene([3, i], 96, 128)
-        out = hdr.virtual_camera(scene, rng)
+        scene = synthetic_scene([3, i], 96, 128)
+        out = camera.virtual_camera(scene, rng)
         assert 0.85 <= out["q"] <= 0.95
         assert 0.05 <= out["saturated"] <= 0.15, (i, out["q"], out["saturated"])
         fractions.append(out["saturated"])
@@ -72,26 +76,26 @@ def test_virtual_camera_saturates_5_to_15_percent_synthetic():
         assert np.all((y >= 1) == (x >= 1))
         assert np.all(y <= 1)
         below = x < 1
-        f = hdr.CameraCurve(out["n"], out["sigma"])
+        f = camera.CameraCurve(out["n"], out["sigma"])
         assert np.max(np.abs(f(y[below]) - f(x[below]))) <= 1.0 / 255 + 1e-6
-        np.testing.assert_allclose(out["ldr"], hdr.quantise(f(x)), atol=1e-7)
+        np.testing.assert_allclose(out["ldr"], camera.quantise(f(x)), atol=1e-7)
     assert max(fractions) - min(fractions) > 0.03  # q is drawn, not fixed
 
 
 def test_virtual_camera_fixed_curve_and_bad_q():
-    scene = hdr.synthetic_scene(0, 64, 64)
-    out = hdr.virtual_camera(scene, np.random.default_rng(0), curve=hdr.CameraCurve())
+    scene = synthetic_scene(0, 64, 64)
+    out = camera.virtual_camera(scene, np.random.default_rng(0), curve=camera.CameraCurve())
     assert (out["n"], out["sigma"]) == (0.9, 0.6)
     with pytest.raises(ValueError, match="q_range"):
-        hdr.virtual_camera(scene, np.random.default_rng(0), q_range=(0.9, 1.0))
+        camera.virtual_camera(scene, np.random.default_rng(0), q_range=(0.9, 1.0))
     with pytest.raises(ValueError, match="black"):
-        hdr.exposure_scale(np.zeros((8, 8, 3)), 0.9)
+        camera.exposure_scale(np.zeros((8, 8, 3)), 0.9)
 
 
 def test_synthetic_scene_deterministic_and_heavy_tailed():
-    a = hdr.synthetic_scene([0, 1, 2], 96, 96)
-    b = hdr.synthetic_scene([0, 1, 2], 96, 96)
-    c = hdr.synthetic_scene([0, 1, 3], 96, 96)
+    a = synthetic_scene([0, 1, 2], 96, 96)
+    b = synthetic_scene([0, 1, 2], 96, 96)
+    c = synthetic_scene([0, 1, 3], 96, 96)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert a.shape == (96, 96, 3) and a.dtype == np.float32 and np.all(a > 0)
@@ -102,15 +106,15 @@ def test_synthetic_scene_deterministic_and_heavy_tailed():
 
 def test_patches_and_fit():
     img = np.arange(40 * 60 * 3, dtype=np.float32).reshape(40, 60, 3)
-    p = hdr.random_patches(img, 16, 5, np.random.default_rng(0))
+    p = images.random_patches(img, 16, 5, np.random.default_rng(0))
     assert p.shape == (5, 3, 16, 16)
     t, l = np.argwhere(img[..., 0] == p[0, 0, 0, 0])[0]
     np.testing.assert_array_equal(p[0], img[t : t + 16, l : l + 16].transpose(2, 0, 1))
-    f = hdr.fit_to(img, 16)
+    f = images.fit_to(img, 16)
     assert f.shape == (16, 16, 3)
-    np.testing.assert_allclose(hdr.downscale(np.ones((8, 8, 3)), 2), 1.0)
+    np.testing.assert_allclose(images.downscale(np.ones((8, 8, 3)), 2), 1.0)
     with pytest.raises(ValueError, match="smaller"):
-        hdr.fit_to(img, 64)
+        images.fit_to(img, 64)
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -125,7 +129,7 @@ def test_memorial_hdr_reads():
     bands = lum.reshape(8, 96, 512).mean(axis=(1, 2))
     assert int(np.argmax(bands)) == 1
     assert lum[96:192, :256].mean() > 3 * lum[96:192, 256:].mean()
-    out = hdr.virtual_camera(img, np.random.default_rng(0))
+    out = camera.virtual_camera(img, np.random.default_rng(0))
     assert 0.05 <= out["saturated"] <= 0.15
 
 
@@ -194,7 +198,7 @@ def test_bad_files_raise_naming_the_file(tmp_path):
 
 def test_exr_roundtrip(tmp_path):
     pytest.importorskip("OpenEXR")
-    img = hdr.synthetic_scene(5, 24, 40)
+    img = synthetic_scene(5, 24, 40)
     hdrio.write_exr(tmp_path / "s.exr", img)
     np.testing.assert_array_equal(hdrio.read_hdr(tmp_path / "s.exr"), img)
     hdrio.write_exr(tmp_path / "h.exr", img, half=True)
@@ -206,13 +210,13 @@ def test_exr_roundtrip(tmp_path):
 
 def test_display_tone_map_never_clips():
     x = np.array([0.0, 0.5, 1.0, 10.0, 1e6])
-    d = hdr.display(x)
+    d = camera.display(x)
     assert d.dtype == np.uint8 and np.all(np.diff(d.astype(int)) >= 0) and d[-1] <= 255 and d[2] < 255
 
 
 # ------------------------------------------------------------------------------------------ datasets
 def test_synthetic_hdr_dataset(tmp_path):
-    from declipbench.steps import prepare
+    from declipbench.pipeline.steps import prepare
 
     params = {"splits": {"train": 3, "val": 1, "test": 2}, "scene_size": 64, "size": 48, "patch": 32,
               "patches_per_image": 4}
@@ -225,8 +229,8 @@ def test_synthetic_hdr_dataset(tmp_path):
     assert t.shape == (2, 3, 48, 48) and cam.shape == (2, 3)
     assert np.all((cam[:, 0] >= 0.85) & (cam[:, 0] <= 0.95)) and np.all(cam[:, 1:] == [0.9, 0.6])
     for item, (q, n, s) in zip(t, cam):  # each test image is exposed on itself: 1 - q saturate
-        assert hdr.saturated_fraction(item, channel_axis=0) == pytest.approx(1 - q, abs=2 / 48**2)
-    y = hdr.measure_items(t, cam)
+        assert camera.saturated_fraction(item, channel_axis=0) == pytest.approx(1 - q, abs=2 / 48**2)
+    y = camera.measure_items(t, cam)
     assert np.all(y <= 1) and np.all((y >= 1) == (t >= 1))
     assert m["splits"]["test"]["items"] == 2
     prepare("synthetic_hdr", params, tmp_path / "b")  # deterministic
@@ -238,13 +242,13 @@ def test_synthetic_hdr_dataset(tmp_path):
 
 
 def test_hdr_folder_dataset_skips_bad_files(tmp_path):
-    from declipbench.steps import prepare
+    from declipbench.pipeline.steps import prepare
 
     root = tmp_path / "photos"
     for i in range(5):
-        hdrio.write_radiance(root / f"img{i}.hdr", hdr.synthetic_scene([9, i], 80, 96))
+        hdrio.write_radiance(root / f"img{i}.hdr", synthetic_scene([9, i], 80, 96))
     if _has_openexr():
-        hdrio.write_exr(root / "sub" / "e.exr", hdr.synthetic_scene([9, 9], 80, 96))
+        hdrio.write_exr(root / "sub" / "e.exr", synthetic_scene([9, 9], 80, 96))
     (root / "broken.hdr").write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 80 +X 96\n\x02\x02")
     (root / "tiny.hdr").write_bytes(b"")
     hdrio.write_radiance(root / "small.hdr", np.ones((8, 8, 3), np.float32))
@@ -263,12 +267,12 @@ def test_hdr_folder_dataset_skips_bad_files(tmp_path):
 
 
 def test_hdr_dataset_archive_folders_and_memorial(tmp_path):
-    from declipbench.steps import prepare
+    from declipbench.pipeline.steps import prepare
 
     root = tmp_path / "drtmo"
     for split, n in (("Train", 3), ("Test", 1)):
         for i in range(n):
-            hdrio.write_radiance(root / split / f"{i}.hdr", hdr.synthetic_scene([split == "Test", i], 72, 72))
+            hdrio.write_radiance(root / split / f"{i}.hdr", synthetic_scene([split == "Test", i], 72, 72))
     if MEMORIAL.is_file():
         import shutil
 
@@ -282,7 +286,7 @@ def test_hdr_dataset_archive_folders_and_memorial(tmp_path):
 
 
 def test_hdr_dataset_download_needs_a_checksum(tmp_path):
-    from declipbench.steps import prepare
+    from declipbench.pipeline.steps import prepare
 
     with pytest.raises(ValueError, match="no published checksum"):
         prepare("hdr", {"download": True}, tmp_path / "o", data_dir=tmp_path)
@@ -301,7 +305,8 @@ def _has_openexr() -> bool:
 
 # ------------------------------------------------------------------------------------------- metrics
 def test_psnr_peak_is_clean_maximum():
-    from declipbench.metrics import psnr, psnr_db
+    from declipbench.metrics import psnr_db
+    from declipbench.metrics import psnr_score as psnr
 
     x = np.zeros((3, 4, 4))
     x[0, 0, 0] = 4.0
@@ -331,8 +336,8 @@ def test_niqe_model_cache_and_score(tmp_path, monkeypatch):
     model = fetch_niqe_model(tmp_path / "c")
     assert (tmp_path / "c" / "niqe_pris_params.npz").is_file()
     np.testing.assert_array_equal(model["cov_pris_param"], official["cov_prisparam"])
-    scene = hdr.synthetic_scene(1, 192, 192)
-    x = np.moveaxis(scene / hdr.exposure_scale(scene, 0.9), -1, 0)
+    scene = synthetic_scene(1, 192, 192)
+    x = np.moveaxis(scene / camera.exposure_scale(scene, 0.9), -1, 0)
     clean, note = niqe_of(x, model)
     assert np.isfinite(clean) and note == ""
     blurred = niqe_of(np.stack([np.repeat(np.repeat(c[::4, ::4], 4, 0), 4, 1) for c in x]), model)[0]

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from declipbench import io, steps
-from declipbench.plugins import load_dataset
+from conftest import resolved
+from declipbench.data import audio, io
+from declipbench.pipeline import steps
+from declipbench.pipeline.plugins import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +29,7 @@ def test_atomic_outputs_get_the_usual_file_mode(tmp_path):
     """mkstemp makes 0600 files; published outputs get 0666 less the umask, like any new file."""
     import os
 
-    from declipbench.segments import SegmentWriter
+    from declipbench.data.segments import SegmentWriter
 
     old = os.umask(0o022)
     try:
@@ -50,14 +52,14 @@ def test_corrupt_audio_error_names_the_file(tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
     with pytest.raises(ValueError, match="broken.wav"):
-        io.read_audio(bad)
+        audio.read_audio(bad)
 
 
 def test_read_audio_resamples_and_mixes_down(tmp_path):
     f = tmp_path / "st.wav"
     t = np.arange(44100) / 44100
     sf.write(f, np.stack([np.sin(2 * np.pi * 100 * t), np.sin(2 * np.pi * 100 * t)], 1) * 0.5, 44100)
-    x, sr = io.read_audio(f, 22050)
+    x, sr = audio.read_audio(f, 22050)
     assert sr == 22050 and x.shape == (22050,) and x.dtype == np.float32
     assert np.abs(x).max() == pytest.approx(0.5, abs=0.01)
 
@@ -71,7 +73,7 @@ def test_corrupt_array_file_error_names_the_file(tmp_path):
 
 def test_synthetic_music_is_deterministic_order_free_and_scale_spread():
     sm = load_dataset("synthetic_music")
-    p = {"splits": {}, "segment_seconds": 0.25}
+    p = resolved(sm, {"segment_seconds": 0.25})
     a = sm.generate(p, "train", 6)
     b = sm.generate(p, "train", 3, start=3)
     np.testing.assert_array_equal(a[3:], b)  # segment i does not depend on the others
@@ -110,7 +112,7 @@ def test_audio_folder_fails_on_corrupt_file_by_default(tmp_path):
     _write_folder(tmp_path)
     af = load_dataset("audio_folder")
     with pytest.raises(ValueError, match="zz_corrupt.wav"):
-        af.prepare({"path": str(tmp_path)}, tmp_path / "out")
+        af.prepare(resolved(af, {"path": str(tmp_path)}), tmp_path / "out")
 
 
 def test_audio_folder_skips_and_counts_corrupt_file_when_asked(tmp_path):
@@ -118,7 +120,7 @@ def test_audio_folder_skips_and_counts_corrupt_file_when_asked(tmp_path):
     src.mkdir()
     _write_folder(src)
     af = load_dataset("audio_folder")
-    m = af.prepare({"path": str(src), "on_error": "skip"}, tmp_path / "out")
+    m = af.prepare(resolved(af, {"path": str(src), "on_error": "skip"}), tmp_path / "out")
     assert len(m["skipped"]) == 1 and "zz_corrupt.wav" in m["skipped"][0]["file"]
     total = sum(m["splits"][s]["items"] for s in ("train", "val", "test"))
     assert total == 6 * 2  # two whole 1-s segments per 2.5-s file
@@ -129,4 +131,4 @@ def test_audio_folder_skips_and_counts_corrupt_file_when_asked(tmp_path):
 def test_gtzan_missing_data_names_the_expected_place(tmp_path):
     g = load_dataset("gtzan")
     with pytest.raises(ValueError, match=str(tmp_path / "gtzan" / "genres")):
-        g.prepare({"download": False}, tmp_path / "out", tmp_path)
+        g.prepare(resolved(g, {"download": False}), tmp_path / "out", tmp_path)

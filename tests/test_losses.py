@@ -110,3 +110,66 @@ def test_item_reduction_matches_mean():
     per_item = mc_loss(x_hat, y, TH, reduction="item")
     assert per_item.shape == (2,)
     assert per_item.mean().item() == pytest.approx(mc_loss(x_hat, y, TH).item())
+
+
+# --------------------------------------------------------------------------------- loss objects
+def test_every_registered_loss_has_the_one_signature():
+    from declipbench.losses import LOSSES
+
+    assert {"mc", "naive_mc", "ei", "supervised"} <= set(LOSSES)
+    y = torch.tensor([[0.5, 1.0, -1.0, 0.2], [1.0, 0.3, -0.4, -1.0]])
+    x = torch.tensor([[0.5, 1.4, -1.2, 0.2], [1.1, 0.3, -0.4, -2.0]])
+    x_hat = torch.tensor([[0.6, 1.2, -0.8, 0.2], [1.3, 0.3, -0.4, -1.0]])
+    for name, cls in LOSSES.items():
+        loss = cls(**{k: v.default for k, v in cls.declaration().items()})
+        value = loss(x_hat, y, x, model=lambda v: v, physics=TH, generator=torch.Generator().manual_seed(0))
+        assert value.shape == (2,) and torch.all(value >= 0), name
+        assert loss.weight == 1.0 and cls.name == name
+
+
+def test_loss_objects_compute_the_functions_of_the_paper():
+    from declipbench.losses.ei import EILoss
+    from declipbench.losses.mc import MCLoss
+    from declipbench.losses.supervised import SupervisedLoss
+
+    y = torch.tensor([[0.5, 1.0, -1.0, 0.2]])
+    x_hat = torch.tensor([[0.8, 3.0, -1.0, 0.2]])
+    x = torch.tensor([[0.5, 2.0, -1.5, 0.2]])
+    f = lambda v: 0.9 * v  # noqa: E731
+    torch.testing.assert_close(MCLoss()(x_hat, y, model=f, physics=TH), mc_loss(x_hat, y, TH, reduction="item"))
+    torch.testing.assert_close(SupervisedLoss()(x_hat, y, x, model=f, physics=TH),
+                               supervised_loss(x_hat, x, reduction="item"))
+    ei = EILoss(g_min=1.0, g_max=3.0, distribution="uniform", stop_gradient=False, core_weight=1.0)
+    got = ei(x_hat, y, model=f, physics=TH, generator=torch.Generator().manual_seed(7))
+    g = sample_gains(1, 1.0, 3.0, "uniform", torch.Generator().manual_seed(7))
+    torch.testing.assert_close(got, ei_loss(x_hat, f, TH, g, reduction="item"))
+    with pytest.raises(ValueError, match="needs the clean signals"):
+        SupervisedLoss()(x_hat, y, None, model=f, physics=TH)
+
+
+def test_a_new_loss_is_a_class_and_a_name():
+    """Registering a class is all it takes for a variant's ``losses:`` list and the parameters to know it."""
+    from declipbench.losses import LOSSES, Loss, register
+    from declipbench.pipeline.parameters import Param
+    from declipbench.pipeline.plugins import method_params
+    from declipbench.training.learned import NetworkMethod
+
+    @register
+    class L1Loss(Loss):
+        name = "l1_test"
+        needs_clean = True
+        parameters = {"power": Param(1.0, float, above=0)}
+
+        def __call__(self, x_hat, y, x=None, *, model, physics, generator=None):
+            return (x_hat - x).abs().pow(self.params["power"]).flatten(1).mean(1)
+
+    class Pairs(NetworkMethod):
+        supervision = "pairs"
+
+    try:
+        p = method_params(Pairs, {"losses": ["supervised", "l1_test"], "l1_test": {"weight": 0.5}}, "w")
+        assert p["l1_test"] == {"weight": 0.5, "power": 1.0}
+        terms = NetworkMethod.losses(p)
+        assert [t.name for t in terms] == ["supervised", "l1_test"] and terms[1].weight == 0.5
+    finally:
+        del LOSSES["l1_test"]

@@ -3,8 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from declipbench.metrics import delta_sdr, pesq_score, sdr
-from declipbench.tables import summarise, to_latex, to_markdown
+from declipbench.metrics import delta_sdr_score as delta_sdr
+from declipbench.metrics import pesq_score
+from declipbench.metrics import sdr_score as sdr
+from declipbench.report.tables import summarise, to_latex, to_markdown
 
 SR = 22050
 
@@ -73,9 +75,10 @@ def test_all_missing_column_does_not_crash():
 
 
 def test_nan_reconstruction_is_flagged_through_evaluate_and_table(tmp_path):
-    from declipbench import io, steps
-    from declipbench.evaluate import evaluate
-    from declipbench.tables import write_tables
+    from declipbench.data import io
+    from declipbench.pipeline import steps
+    from declipbench.pipeline.steps import evaluate
+    from declipbench.report.tables import write_tables
 
     x = np.stack([_tone(0.5, f) for f in (300.0, 500.0, 700.0)])
     for split in ("train", "val", "test"):

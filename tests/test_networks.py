@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from declipbench.networks import MaskedReconstructor, SkipMLP, UNet1d, UNet2d
+from declipbench.models import MaskedReconstructor, SkipMLP, UNet1d, UNet2d
 from declipbench.physics import Thresholds, clip
 
 

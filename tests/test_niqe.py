@@ -19,7 +19,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.special import gamma
 from scipy.stats import gennorm
 
-from declipbench.niqe import (
+from declipbench.metrics.niqe import (
     block_features,
     estimate_aggd_param,
     gaussian_window,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from declipbench.physics import (Thresholds, clip, clipped_mask, has_clipping, haar_orthogonal, masks, sdr_db,
-                                 tau_for_input_sdr)
+from declipbench.metrics.sdr import sdr_db, sdr_db_items
+from declipbench.physics import Thresholds, clip, clipped_mask, has_clipping, haar_orthogonal, masks, tau_for_input_sdr
 
 
 def test_clip_symmetric_hand_case():
@@ -49,6 +49,20 @@ def test_sdr_hand_computed():
     x_hat = np.array([3.0, 3.0])  # error energy 1
     assert sdr_db(x, x_hat) == pytest.approx(10 * math.log10(25.0))
     assert sdr_db(x, x) == math.inf
+
+
+def test_sdr_of_items_is_the_sdr_of_each_item_exactly():
+    """One SDR formula: the per-item version (validation SDR, measurement manifests, figures) gives the
+    very numbers of the per-signal one (tables, surveys), bit for bit, images included."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 300)).astype(np.float32)
+    x_hat = x + 0.1 * rng.standard_normal((5, 300)).astype(np.float32)
+    x_hat[2] = x[2]
+    per_item = sdr_db_items(x, x_hat)
+    assert per_item[2] == math.inf
+    assert list(per_item) == [sdr_db(a, b) for a, b in zip(x, x_hat)]
+    imgs = rng.random((3, 3, 8, 8))
+    assert list(sdr_db_items(imgs, imgs * 0.9)) == [sdr_db(a, a * 0.9) for a in imgs]
 
 
 @pytest.mark.parametrize("target", [1.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0])

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import yaml
 
-from declipbench.plugins import (PluginError, deep_merge, discover_methods, expand_variants, grid_points,
-                                 load_method, method_entries, validate_declaration)
+from declipbench.pipeline.config import deep_merge, expand_variants, grid_points, method_entries
+from declipbench.pipeline.plugins import (PluginError, discover_methods, import_method_module, load_method,
+                                          method_class, method_params, validate_declaration)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,8 +29,7 @@ def test_declared_variants_of_table1_methods():
 
 def _write_method(tmp_path, decl: dict, name="mymethod"):
     d = tmp_path / "methods" / name
-    d.mkdir(parents=True)
-    shutil.copy(ROOT / "methods" / "_template" / "method.py", d / "method.py")
+    shutil.copytree(ROOT / "methods" / "_template", d, ignore=shutil.ignore_patterns("__pycache__"))
     (d / "method.yaml").write_text(yaml.safe_dump(decl))
     return d / "method.yaml"
 
@@ -94,16 +94,16 @@ def test_defaults_filled():
 
 
 def test_grid_expansion_names_and_params():
-    pts = grid_points({"training.g_max": [1.5, 2], "training.alpha": [1]})
-    assert [p[0] for p in pts] == ["alpha=1,g_max=1.5", "alpha=1,g_max=2"]
-    assert pts[1][1] == {"training": {"alpha": 1, "g_max": 2}}
+    pts = grid_points({"ei.g_max": [1.5, 2], "ei.weight": [1]})
+    assert [p[0] for p in pts] == ["g_max=1.5,weight=1", "g_max=2,weight=1"]
+    assert pts[1][1] == {"ei": {"g_max": 2, "weight": 1}}
 
 
 def test_expand_variants_merges_declaration_config_and_grid():
     decl = discover_methods()["self_supervised"]
     out = dict(expand_variants(decl, {"variants": ["proposed"], "params": {"training": {"lr": 0.1}},
-                                      "grid": {"training.g_max": [3]}}, "x"))
-    assert out == {"proposed@g_max=3": {"training": {"loss": "mc_ei", "lr": 0.1, "g_max": 3}}}
+                                      "grid": {"ei.g_max": [3]}}, "x"))
+    assert out == {"proposed@g_max=3": {"losses": ["mc", "ei"], "training": {"lr": 0.1}, "ei": {"g_max": 3}}}
     assert decl.variant_label("proposed@g_max=3") == "Proposed SSL (g_max=3)"
 
 
@@ -127,8 +127,66 @@ def test_deep_merge_does_not_mutate():
 
 
 def test_identity_returns_input():
-    from declipbench.plugins import Context
+    from declipbench.pipeline.plugins import Context
 
     _, m = load_method("identity")
     y = np.random.default_rng(0).standard_normal((2, 50)).astype(np.float32)
     np.testing.assert_array_equal(m.reconstruct(y, Context({}, -1, 1)), y)
+
+
+# ------------------------------------------------------------------------- method folders as packages
+def test_a_method_folder_is_a_package_with_private_modules(tmp_path):
+    """The template's method.py imports its private helpers.py relatively; an edit to a helper is seen."""
+    import os
+
+    from declipbench.pipeline.plugins import Context
+
+    path = _write_method(tmp_path, {**_good(), "variants": {"default": {"params": {"gain": 2.0}}}})
+    decl = validate_declaration(path)
+    cls = method_class(decl)
+    assert cls.__module__.startswith("declipbench_methods.mymethod_") and cls.supervision == "none"
+    params = method_params(cls, {"gain": 2.0}, "w")
+    y = np.array([[0.5, 1.0, -1.0, 0.2]], np.float32)
+    np.testing.assert_array_equal(cls().reconstruct(y, Context(params, -1, 1)), np.array([[0.5, 2.0, -2.0, 0.2]], np.float32))
+    helpers = path.parent / "helpers.py"
+    helpers.write_text(helpers.read_text().replace("gain * y", "(gain + 1) * y"))
+    st = helpers.stat()
+    os.utime(helpers, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    np.testing.assert_array_equal(method_class(decl)().reconstruct(y, Context(params, -1, 1)),
+                                  np.array([[0.5, 3.0, -3.0, 0.2]], np.float32))
+    assert import_method_module(path.parent, "helpers").scale_clipped is not None
+
+
+def test_a_broken_method_py_names_the_file(tmp_path):
+    path = _write_method(tmp_path, _good())
+    (path.parent / "method.py").write_text("def broken(:\n")
+    with pytest.raises(PluginError, match=r"method.py: syntax error at line 1"):
+        method_class(validate_declaration(path))
+    (path.parent / "method.py").write_text("import numpy\n")
+    with pytest.raises(PluginError, match="exactly one subclass of declipbench.Method"):
+        method_class(validate_declaration(path))
+
+
+def test_a_folder_without_method_yaml_is_named(tmp_path):
+    from declipbench.pipeline.plugins import unknown_method
+
+    (tmp_path / "methods" / "half").mkdir(parents=True)
+    err = unknown_method("half", discover_methods(tmp_path), tmp_path)
+    assert "exists but has no method.yaml" in str(err)
+    assert "exists" not in str(unknown_method("absent", {}, tmp_path))
+
+
+@pytest.mark.parametrize("name", sorted(discover_methods(include_private=True)))
+def test_every_variant_of_every_method_resolves(name):
+    """Each variant's params in method.yaml (and its test_params) are known to the method's declaration."""
+    decl = discover_methods(include_private=True)[name]
+    cls = method_class(decl)
+    for v, body in decl.variants.items():
+        method_params(cls, deep_merge(body.get("params") or {}, decl.test_params), f"{decl.path}: variants.{v}")
+
+
+def test_a_misspelt_variant_parameter_names_method_yaml(tmp_path):
+    path = _write_method(tmp_path, {**_good(), "variants": {"default": {"params": {"gian": 2.0}}}})
+    cls = method_class(validate_declaration(path))
+    with pytest.raises(PluginError, match=r"variants.default.params.gian: unknown parameter; known: \['gain'\]"):
+        method_params(cls, {"gian": 2.0}, f"{path}: variants.default.params")

@@ -12,10 +12,17 @@ import pytest
 import torch
 from scipy.optimize import minimize_scalar
 
-from declipbench.drunet import DRUNet, fetch_weights, load_drunet, save_drunet
-from declipbench.networks import UNet2d
-from declipbench.physics import Thresholds, masks
-from declipbench.pnp import UnfoldedHQS, clip_prox, dpir, dpir_schedule
+from conftest import ROOT
+from declipbench.models import UNet2d, UnfoldedHQS
+from declipbench.physics import Thresholds, clip_prox, masks
+from declipbench.pipeline.plugins import import_method_module
+
+# DPIR is private to its method folder: methods/dpir/drunet.py and pnp.py
+_drunet = import_method_module(ROOT / "methods" / "dpir", "drunet")
+DRUNet, fetch_weights, load_drunet, save_drunet = (_drunet.DRUNet, _drunet.fetch_weights, _drunet.load_drunet,
+                                                   _drunet.save_drunet)
+_pnp = import_method_module(ROOT / "methods" / "dpir", "pnp")
+dpir, dpir_schedule = _pnp.dpir, _pnp.dpir_schedule
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -188,16 +195,17 @@ def test_fetch_weights_without_checksum_asks_for_one(tmp_path, monkeypatch):
 
 
 def test_dpir_plugin_standin_fit_and_reconstruct(tmp_path):
-    from declipbench.hdr import CameraCurve, camera_measure, exposure_scale, synthetic_scene
-    from declipbench.plugins import Context, TrainData, load_method
+    from declipbench.physics.camera import CameraCurve, camera_measure, exposure_scale
+    from declipbench.pipeline.plugins import Context, PluginError, TrainData, load_dataset, load_method, method_params
 
+    synthetic_scene = load_dataset("synthetic_hdr").synthetic_scene
     decl, method = load_method("dpir")
     assert decl.supervision == "pairs" and "image" in decl.modalities
     scenes = [synthetic_scene([4, i], 40, 40) for i in range(4)]
     x = np.stack([np.moveaxis(s / exposure_scale(s, 0.9), -1, 0) for s in scenes]).astype(np.float32)
     y = np.stack([camera_measure(a, CameraCurve()) for a in x])
-    params = {"denoiser": {"widths": [4, 8, 8, 8], "blocks": 1, "steps": 4, "batch_size": 2, "crop": 32},
-              "dpir": {"iterations": 3}}
+    params = method_params(type(method), {"denoiser": {"widths": [4, 8, 8, 8], "blocks": 1, "steps": 4,
+                                                       "batch_size": 2, "crop": 32}, "dpir": {"iterations": 3}}, "t")
     ctx = Context(params=params, tau_low=-1.0, tau_high=1.0, seed=0, workdir=tmp_path, progress=False, threads=1)
     method.fit(TrainData(y[:3], x[:3]), ctx)
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "denoiser_log.csv").is_file()
@@ -207,5 +215,5 @@ def test_dpir_plugin_standin_fit_and_reconstruct(tmp_path):
     np.testing.assert_array_equal(out[rel], y[3:][rel])
     assert np.all(out[~rel] >= 1)
     np.testing.assert_array_equal(method.reconstruct(y[3:], ctx), out)  # seeded
-    with pytest.raises(ValueError, match="unknown parameter"):
-        method.reconstruct(y[3:], Context(params={"sigma": 1}, tau_low=-1.0, tau_high=1.0, workdir=tmp_path))
+    with pytest.raises(PluginError, match=r"t.sigma: unknown parameter"):
+        method_params(type(method), {"sigma": 1}, "t")

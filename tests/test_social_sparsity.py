@@ -1,13 +1,17 @@
-"""Social sparsity baseline (declipbench/sparsity.py, methods/social_sparsity)."""
+"""Social sparsity baseline (methods/social_sparsity: method.py and its private sparsity.py)."""
 
 import numpy as np
 import pytest
 import torch
 
-from declipbench.physics import sdr_db
-from declipbench.plugins import Context, discover_methods, load_method
-from declipbench.sparsity import (GaborFrame, declip, declip_plain, default_frame, default_lambdas, shrink_ew,
-                                  shrink_pew)
+from declipbench.metrics.sdr import sdr_db
+from conftest import ROOT
+from declipbench.pipeline.plugins import Context, discover_methods, import_method_module, load_method, method_params
+
+_sparsity = import_method_module(ROOT / "methods" / "social_sparsity", "sparsity")
+GaborFrame, declip, declip_plain = _sparsity.GaborFrame, _sparsity.declip, _sparsity.declip_plain
+default_frame, default_lambdas = _sparsity.default_frame, _sparsity.default_lambdas
+shrink_ew, shrink_pew = _sparsity.shrink_ew, _sparsity.shrink_pew
 
 SMALL = dict(window=256, lambdas=default_lambdas(-1, -3, 3), max_iter=20)
 
@@ -202,8 +206,9 @@ def test_plugin_discovered_and_reconstructs():
     tau = 0.5 * float(np.abs(x).max())
     y = np.clip(x, -tau, tau).astype(np.float32)
     for variant in ("pew", "ew"):
-        params = dict(decl.variants[variant]["params"], window=256, hop=64, channels=512,
-                      lambdas={"start": -1, "stop": -3, "num": 3}, max_iter=10, batch=1)
+        params = method_params(type(method), dict(decl.variants[variant]["params"], window=256, hop=64, channels=512,
+                                                  lambdas={"start": -1, "stop": -3, "num": 3}, max_iter=10,
+                                                  batch=1), "t")
         ctx = Context(params=params, tau_low=-tau, tau_high=tau, device="cpu", threads=1)
         out = method.reconstruct(y, ctx)
         assert out.shape == (2, 3000) and out.dtype == np.float32 and np.isfinite(out).all()

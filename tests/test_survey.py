@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from conftest import FIXTURES, ROOT, snakemake
-from declipbench import io, survey
-from declipbench.config import ConfigError, validate_config
-from declipbench.download import ChecksumError
-from declipbench.physics import sdr_db
-from declipbench.plugins import Context, Method, load_method
+from declipbench.data import io
+from declipbench.pipeline import survey
+from declipbench.pipeline.config import ConfigError, validate_config
+from declipbench.data.download import ChecksumError
+from declipbench.metrics.sdr import sdr_db
+from declipbench.pipeline.plugins import Context, Method, import_method_module, load_method, method_params
 
 sys.path.insert(0, str(Path(__file__).parent))
 from localserver import LocalServer  # noqa: E402
@@ -123,8 +124,9 @@ def test_social_sparsity_batched_thresholds_equal_one_by_one():
                   for f in (220, 330, 440)])
     taus = np.array([0.4, 0.7, 1.0])
     y = np.stack([np.clip(xi, -ti, ti) for xi, ti in zip(x, taus)]).astype(np.float32)
-    params = dict(shrinkage="pew", window=256, hop=64, channels=512, lambdas={"start": -1, "stop": -3, "num": 3},
-                  max_iter=15, tol=1e-4, batch=3)
+    params = method_params(type(method), dict(shrinkage="pew", window=256, hop=64, channels=512,
+                                              lambdas={"start": -1, "stop": -3, "num": 3}, max_iter=15, tol=1e-4,
+                                              batch=3), "t")
     ctx = Context(params=params, tau_low=-1.0, tau_high=1.0, device="cpu", threads=1, progress=False)
     batched = method.reconstruct_per_threshold(y, taus, ctx)
     single = [method.reconstruct(y[i : i + 1], Context(params, -taus[i], taus[i], device="cpu", threads=1,
@@ -140,13 +142,13 @@ def test_frame_defaults_follow_the_data_sample_rate(monkeypatch, rate, frame):
     seen = {}
 
     def spy(y, tau, **kw):
-        from declipbench.sparsity import _frame_args
+        _frame_args = import_method_module(ROOT / "methods" / "social_sparsity", "sparsity")._frame_args
 
         seen["frame"] = _frame_args(kw["window"], kw["hop"], kw["channels"], kw["sample_rate"])
         return np.asarray(y)
 
     monkeypatch.setattr(sys.modules[type(method).__module__], "declip", spy)
-    params = {"shrinkage": "pew", "window": None, "hop": None, "channels": None, "sample_rate": None}
+    params = method_params(type(method), {}, "t")  # frame sizes: null, the survey's durations
     method.reconstruct(np.zeros((1, 100), np.float32), Context(params, -0.1, 0.1, progress=False, sample_rate=rate))
     assert seen["frame"] == frame
 
@@ -207,7 +209,7 @@ def test_survey_end_to_end_through_snakemake(tmp_path, sqam_dir):
     assert (run / "benchmarks" / "survey_reconstruct" / "sqam" / "social_sparsity" / "pew" / "a25_harp.tsv").is_file()
 
 
-# --- fidelity to the survey's published numbers (issue 3) -----------------------------------------
+# --- fidelity to the survey's published numbers -------------------------------------------------
 # Every case: |Delta-SDR ours - published| <= 0.3 dB, and <= 0.1 dB on average. The default run checks
 # one case (FAST_CASE); the full check over the 4 fixture excerpts x 7 input SDRs is
 #     .venv/bin/python -m pytest -m slow tests/test_survey.py -k fidelity
@@ -219,7 +221,7 @@ FAST_CASE = ("a25_harp", 20)
 def _fidelity(signals, input_sdrs, tmp_path, threads=2):
     import torch
 
-    from declipbench.sparsity import declip
+    declip = import_method_module(ROOT / "methods" / "social_sparsity", "sparsity").declip
 
     mod = _sqam()
     ref = survey.read_reference(SQAM / "reference_dsdr.csv")

@@ -7,11 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from declipbench import io, steps
-from declipbench.config import job_spec, validate_config
-from declipbench.evaluate import evaluate, niqe_model
-from declipbench.figures import pick_item, saturated_window, waveform_figure
-from declipbench.tables import write_tables
+from declipbench.data import io
+from declipbench.pipeline import steps
+from declipbench.pipeline.config import job_spec, validate_config
+from declipbench.metrics.niqe import niqe_model
+from declipbench.pipeline.steps import evaluate
+from declipbench.report.figures import example_figure, pick_item, saturated_window
+from declipbench.report.tables import write_tables
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -39,7 +41,7 @@ CONFIG = {
 def test_tiny_table4_end_to_end(tmp_path):
     cfg = validate_config(CONFIG)
     steps.prepare("synthetic_hdr", cfg["datasets"]["hdr"]["params"], tmp_path / "data")
-    m = steps.measure(tmp_path / "data", tmp_path / "meas", 1.0)
+    m = steps.measure(tmp_path / "data", tmp_path / "meas", 1.0, modality="image")
     assert m["modality"] == "image" and m["splits"]["test"]["items_kept"] == 2
     y = np.load(tmp_path / "meas" / "test_y.npy")
     x = np.load(tmp_path / "meas" / "test_x.npy")
@@ -47,7 +49,9 @@ def test_tiny_table4_end_to_end(tmp_path):
     assert 0.05 <= m["splits"]["test"]["saturated_pixel_fraction_mean"] <= 0.15
     assert m["splits"]["test"]["measurement"] == "virtual camera"
     with pytest.raises(ValueError, match="tau must be 1"):
-        steps.measure(tmp_path / "data", tmp_path / "meas2", 0.5)
+        steps.measure(tmp_path / "data", tmp_path / "meas2", 0.5, modality="image")
+    with pytest.raises(ValueError, match="audio data must be items x samples"):
+        steps.measure(tmp_path / "data", tmp_path / "meas3", 1.0)  # the declared modality decides, not the rank
 
     files, recons = [], []
     for method, variant in [("identity", "default"), ("dpir", "standin"), ("supervised", "full"),
@@ -80,7 +84,7 @@ def test_tiny_table4_end_to_end(tmp_path):
 
     i = pick_item(x, y, None)
     fig = tmp_path / "fig8.png"
-    waveform_figure(x[i], y[i], [(lab, r[i]) for lab, r in recons], 1.0, 22050, fig, title="Figure 8")
+    example_figure("image", x[i], y[i], [(lab, r[i]) for lab, r in recons], 1.0, 22050, fig, title="Figure 8")
     assert fig.stat().st_size > 10_000
 
 
@@ -93,9 +97,11 @@ def test_saturated_window_finds_the_brightest_block():
 def test_fit_on_images_uses_square_crops_and_is_deterministic(tmp_path):
     import torch
 
-    from declipbench.learned import build_model
-    from declipbench.plugins import Context
-    from declipbench.training import TrainSettings, _crop_corners, _take2d, fit
+    from declipbench.pipeline.parameters import resolve
+    from declipbench.pipeline.plugins import Context
+    from declipbench.training import TrainSettings, fit
+    from declipbench.training.learned import NetworkMethod, build_model
+    from declipbench.training.loop import _crop_corners, _take2d
 
     gen = torch.Generator().manual_seed(0)
     data = torch.arange(2 * 3 * 20 * 30, dtype=torch.float32).reshape(2, 3, 20, 30)
@@ -111,20 +117,23 @@ def test_fit_on_images_uses_square_crops_and_is_deterministic(tmp_path):
     y = np.minimum(x, 1.0)
     weights = []
     for run in ("a", "b"):
-        params = {"network": {"channels": 4, "depth": 2, "arch": "hqs", "hqs_iterations": 2}}
-        ctx = Context(params=params, tau_low=-1.0, tau_high=1.0, seed=3)
+        params = resolve(NetworkMethod.declaration(), {
+            "network": {"channels": 4, "depth": 2, "arch": "hqs", "hqs_iterations": 2}, "losses": ["mc", "ei"],
+            "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 16}}, "t")
+        ctx = Context(params=params, tau_low=-1.0, tau_high=1.0, seed=3, modality="image")
         model = build_model(params, ctx, x.shape)
-        s = TrainSettings(loss="mc_ei", epochs=1, steps_per_epoch=2, batch_size=2, crop=16, seed=3, threads=1)
-        rows = fit(model, ctx.thresholds, s, tmp_path / run, y, None, y[:1], x[:1], progress=False)
+        s, losses = TrainSettings.from_params(params["training"]), NetworkMethod.losses(params)
+        rows = fit(model, losses, ctx.thresholds, s, tmp_path / run, y, None, y[:1], x[:1], modality="image", seed=3,
+                   threads=1, progress=False)
         assert math.isfinite(rows[-1]["train_loss"]) and "val_sdr" in rows[-1]
         weights.append({k: v.clone() for k, v in model.state_dict().items()})
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     with pytest.raises(ValueError, match="items x C x H x W"):
-        fit(model, ctx.thresholds, s, tmp_path / "c", y[:, 0], None, progress=False)
+        fit(model, losses, ctx.thresholds, s, tmp_path / "c", y[:, 0], None, modality="image", progress=False)
 
 
 def test_measure_images_without_camera_is_plain_clipping(tmp_path):
-    from declipbench.hdr import measure_images
+    from declipbench.pipeline.steps import measure
 
     rng = np.random.default_rng(1)
     x = (rng.random((3, 3, 16, 16)) * 0.9).astype(np.float32)
@@ -132,12 +141,12 @@ def test_measure_images_without_camera_is_plain_clipping(tmp_path):
     x[2, 1, 5, 5] = 1.5
     for split in ("train", "val", "test"):
         io.save_npy(tmp_path / "d" / f"{split}.npy", x)
-    m = measure_images(tmp_path / "d", tmp_path / "m")
+    m = measure(tmp_path / "d", tmp_path / "m", 1.0, modality="image")
     assert m["splits"]["test"]["items_kept"] == 2 and m["splits"]["test"]["dropped_unclipped"] == 1
     assert m["splits"]["test"]["measurement"].startswith("plain clipping")
     np.testing.assert_array_equal(np.load(tmp_path / "m" / "test_ids.npy"), [0, 2])
     np.testing.assert_array_equal(np.load(tmp_path / "m" / "test_y.npy"), np.minimum(x[[0, 2]], 1.0))
-    m = measure_images(tmp_path / "d", tmp_path / "m2", drop_unclipped=False, max_items={"test": 1})
+    m = measure(tmp_path / "d", tmp_path / "m2", 1.0, modality="image", drop_unclipped=False, max_items={"test": 1})
     assert m["splits"]["test"]["items_kept"] == 1
 
 

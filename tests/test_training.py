@@ -8,50 +8,63 @@ import numpy as np
 import pytest
 import torch
 
-from declipbench.training import TrainSettings, subset_indices
+from declipbench.pipeline.parameters import resolve
+from declipbench.pipeline.plugins import Context, PluginError, method_params
+from declipbench.training import TrainSettings, fit, subset_indices
+from declipbench.training.learned import NetworkMethod, build_model
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setup(params: dict, seed: int = 0, n: int = 8, length: int = 256):
+    """A learned method's pieces from (partial) parameters: context, model, losses, training settings."""
+    p = resolve(NetworkMethod.declaration(), params, "test")
+    ctx = Context(p, -0.1, 0.1, seed=seed)
+    return ctx, build_model(p, ctx, (n, length)), NetworkMethod.losses(p), TrainSettings.from_params(p["training"])
 
 SCRIPT = r"""
 import os, signal, sys, json, logging
 import numpy as np, torch
 logging.basicConfig(level=logging.INFO)
 sys.path.insert(0, {root!r})
-from declipbench.learned import build_model
-from declipbench.plugins import Context
+from declipbench.pipeline.parameters import resolve
+from declipbench.pipeline.plugins import Context
 from declipbench.training import TrainSettings, fit
+from declipbench.training.learned import NetworkMethod, build_model
 torch.set_num_threads(1)
 rng = np.random.default_rng(0)
 x = (rng.standard_normal((16, 512)) * 0.3).astype(np.float32)
 y = np.clip(x, -0.1, 0.1)
-params = {{"network": {{"channels": 4, "depth": 2}}}}
+params = resolve(NetworkMethod.declaration(), {{"network": {{"channels": 4, "depth": 2}}, "losses": {losses!r},
+                  "training": {{"epochs": 3, "steps_per_epoch": 4, "batch_size": 4, "crop": 256}}}}, "test")
 ctx = Context(params, -0.1, 0.1, seed=3)
-model = build_model(params, ctx)
-s = TrainSettings(loss={loss!r}, epochs=3, steps_per_epoch=4, batch_size=4, crop=256, seed=3, threads=1)
+model = build_model(params, ctx, y.shape)
+s = TrainSettings.from_params(params["training"])
 kill_after = {kill_after}
 def hook(epoch):
     if epoch == kill_after:
         os.kill(os.getpid(), signal.SIGKILL)  # a crash right after a checkpoint was written
-rows = fit(model, ctx.thresholds, s, {workdir!r}, y, x if {loss!r}.startswith("supervised") else None,
-           y[:4], x[:4], progress=False, on_epoch_end=hook)
+rows = fit(model, NetworkMethod.losses(params), ctx.thresholds, s, {workdir!r}, y,
+           x if "supervised" in {losses!r} else None, y[:4], x[:4], modality="audio", seed=3, threads=1,
+           progress=False, on_epoch_end=hook)
 torch.save(model.state_dict(), os.path.join({workdir!r}, "final.pt"))
 print(json.dumps([r["train_loss"] for r in rows]))
 """
 
 
-def _run(workdir, loss, kill_after=-1):
-    code = SCRIPT.format(root=str(ROOT), workdir=str(workdir), loss=loss, kill_after=kill_after)
+def _run(workdir, losses, kill_after=-1):
+    code = SCRIPT.format(root=str(ROOT), workdir=str(workdir), losses=losses, kill_after=kill_after)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("loss", ["mc_ei", "supervised"])
-def test_resume_after_kill_gives_same_final_weights(tmp_path, loss):
-    ref = _run(tmp_path / "ref", loss)
+@pytest.mark.parametrize("losses", [["mc", "ei"], ["supervised"]])
+def test_resume_after_kill_gives_same_final_weights(tmp_path, losses):
+    ref = _run(tmp_path / "ref", losses)
     assert ref.returncode == 0, ref.stderr
-    crashed = _run(tmp_path / "crash", loss, kill_after=0)
+    crashed = _run(tmp_path / "crash", losses, kill_after=0)
     assert crashed.returncode != 0  # killed after epoch 1
     assert (tmp_path / "crash" / "checkpoint.pt").exists() and not (tmp_path / "crash" / "final.pt").exists()
-    resumed = _run(tmp_path / "crash", loss)
+    resumed = _run(tmp_path / "crash", losses)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr and "from epoch 2/3" in resumed.stderr
     a = torch.load(tmp_path / "ref" / "final.pt", weights_only=True)
@@ -64,55 +77,86 @@ def test_resume_after_kill_gives_same_final_weights(tmp_path, loss):
 
 
 def test_changed_settings_start_over_and_keep_old_checkpoint(tmp_path):
-    from declipbench.learned import build_model
-    from declipbench.plugins import Context
-    from declipbench.training import fit
+    from declipbench.training.loop import fingerprint
 
     x = (np.random.default_rng(1).standard_normal((8, 256)) * 0.3).astype(np.float32)
     y = np.clip(x, -0.1, 0.1)
-    ctx = Context({"network": {"channels": 2, "depth": 1}}, -0.1, 0.1)
-    s = TrainSettings(loss="mc", epochs=1, steps_per_epoch=2, batch_size=2, crop=128, threads=1)
-    fit(build_model(ctx.params, ctx), ctx.thresholds, s, tmp_path, y, progress=False)
-    s2 = TrainSettings(loss="mc", epochs=1, steps_per_epoch=2, batch_size=2, crop=128, lr=0.01, threads=1)
-    fit(build_model(ctx.params, ctx), ctx.thresholds, s2, tmp_path, y, progress=False)
-    assert (tmp_path / f"checkpoint.{s.fingerprint()}.pt").exists()
-    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["fingerprint"] == s2.fingerprint()
+    small = {"network": {"channels": 2, "depth": 1}, "losses": ["mc"],
+             "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 128}}
+    ctx, model, losses, s = _setup(small)
+    fit(model, losses, ctx.thresholds, s, tmp_path, y, modality="audio", threads=1, progress=False)
+    ctx, model, losses2, s2 = _setup({**small, "training": {**small["training"], "lr": 0.01}})
+    fit(model, losses2, ctx.thresholds, s2, tmp_path, y, modality="audio", threads=1, progress=False)
+    assert (tmp_path / f"checkpoint.{fingerprint(s, losses, 0)}.pt").exists()
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["fingerprint"] == fingerprint(s2, losses2, 0)
+    # a loss parameter is part of the fingerprint too
+    _, _, losses3, _ = _setup({**small, "losses": ["mc", "ei"], "ei": {"g_max": 3.0}})
+    assert fingerprint(s, losses3, 0) != fingerprint(s, NetworkMethod.losses(resolve(
+        NetworkMethod.declaration(), {**small, "losses": ["mc", "ei"]}, "t")), 0)
 
 
 def test_self_supervised_loss_never_sees_clean_signals(tmp_path, monkeypatch):
-    from declipbench import training
-    from declipbench.learned import build_model
-    from declipbench.plugins import Context
+    from declipbench.losses.ei import EILoss
+    from declipbench.losses.mc import MCLoss
 
     seen = []
-    real = training.supervised_loss
-    monkeypatch.setattr(training, "supervised_loss", lambda *a: seen.append(1) or real(*a))
+    for cls in (MCLoss, EILoss):
+        def spy(self, x_hat, y, x=None, _real=cls.__call__, **kw):
+            seen.append(x)
+            return _real(self, x_hat, y, x, **kw)
+
+        monkeypatch.setattr(cls, "__call__", spy)
     x = (np.random.default_rng(1).standard_normal((8, 256)) * 0.3).astype(np.float32)
     y = np.clip(x, -0.1, 0.1)
-    ctx = Context({"network": {"channels": 2, "depth": 1}}, -0.1, 0.1)
-    s = TrainSettings(loss="mc_ei", epochs=1, steps_per_epoch=2, batch_size=2, crop=128, threads=1)
-    training.fit(build_model(ctx.params, ctx), ctx.thresholds, s, tmp_path, y, x_train=x, progress=False)
-    assert not seen
+    ctx, model, losses, s = _setup({"network": {"channels": 2, "depth": 1}, "losses": ["mc", "ei"],
+                                    "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 128}})
+    fit(model, losses, ctx.thresholds, s, tmp_path, y, x_train=x, modality="audio", threads=1, progress=False)
+    assert len(seen) == 4 and all(v is None for v in seen)
 
 
 def test_same_seed_same_weights_different_seed_differs(tmp_path):
-    from declipbench.learned import build_model
-    from declipbench.plugins import Context
-    from declipbench.training import fit
-
     x = (np.random.default_rng(1).standard_normal((8, 256)) * 0.3).astype(np.float32)
     y = np.clip(x, -0.1, 0.1)
 
     def train(seed, d):
-        ctx = Context({"network": {"channels": 2, "depth": 1}}, -0.1, 0.1, seed=seed)
-        m = build_model(ctx.params, ctx)
-        fit(m, ctx.thresholds, TrainSettings(loss="mc_ei", epochs=1, steps_per_epoch=3, batch_size=2, crop=128,
-                                             seed=seed, threads=1), tmp_path / d, y, progress=False)
+        ctx, m, losses, s = _setup({"network": {"channels": 2, "depth": 1}, "losses": ["mc", "ei"],
+                                    "training": {"epochs": 1, "steps_per_epoch": 3, "batch_size": 2, "crop": 128}},
+                                   seed=seed)
+        fit(m, losses, ctx.thresholds, s, tmp_path / d, y, modality="audio", seed=seed, threads=1, progress=False)
         return m.state_dict()
 
     a, b, c = train(0, "a"), train(0, "b"), train(1, "c")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_a_zero_weight_term_is_skipped_with_its_draws(tmp_path):
+    """``ei.weight: 0`` leaves the run exactly as MC alone: the term and its gain draws are skipped."""
+    x = (np.random.default_rng(2).standard_normal((8, 256)) * 0.3).astype(np.float32)
+    y = np.clip(x, -0.1, 0.1)
+    small = {"network": {"channels": 2, "depth": 1},
+             "training": {"epochs": 1, "steps_per_epoch": 3, "batch_size": 2, "crop": 128}}
+    out = []
+    for extra in ({"losses": ["mc"]}, {"losses": ["mc", "ei"], "ei": {"weight": 0.0}}):
+        ctx, m, losses, s = _setup({**small, **extra})
+        fit(m, losses, ctx.thresholds, s, tmp_path / str(len(out)), y, modality="audio", threads=1, progress=False)
+        out.append(m.state_dict())
+    assert all(torch.equal(out[0][k], out[1][k]) for k in out[0])
+
+
+def test_images_need_their_modality(tmp_path):
+    x = np.random.default_rng(1).random((4, 3, 16, 16)).astype(np.float32)
+    y = np.minimum(x, 0.8)
+    p = resolve(NetworkMethod.declaration(), {"network": {"channels": 2, "depth": 1}, "losses": ["mc"],
+                                              "training": {"epochs": 1, "steps_per_epoch": 1, "batch_size": 2,
+                                                           "crop": 16}}, "t")
+    ctx = Context(p, -0.8, 0.8, modality="image")
+    model = build_model(p, ctx, x.shape)
+    with pytest.raises(ValueError, match="audio data must be items x samples"):
+        fit(model, NetworkMethod.losses(p), ctx.thresholds, TrainSettings.from_params(p["training"]), tmp_path,
+            y, modality="audio", threads=1, progress=False)
+    fit(model, NetworkMethod.losses(p), ctx.thresholds, TrainSettings.from_params(p["training"]), tmp_path,
+        y, modality="image", threads=1, progress=False)
 
 
 def test_subset_is_fixed_and_sized():
@@ -122,13 +166,32 @@ def test_subset_is_fixed_and_sized():
     assert len(subset_indices(10, 1.0, 0)) == 10
 
 
-@pytest.mark.parametrize("field, value", [("loss", "magic"), ("epochs", 0), ("lr", -1.0), ("subset_fraction", 0.0),
-                                          ("g_max", 0.5), ("ei_core_weight", 1.5), ("item_weighting", "loudness")])
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("lr", -1.0), ("subset_fraction", 0.0),
+                                          ("item_weighting", "loudness"), ("crop", 8)])
 def test_bad_training_settings_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"training.{field}"):
-        TrainSettings.from_dict({field: value})
+        TrainSettings.from_params({field: value})
 
 
 def test_unknown_training_setting_is_named():
-    with pytest.raises(ValueError, match="epoks"):
-        TrainSettings.from_dict({"epoks": 3})
+    with pytest.raises(ValueError, match="training.epoks: unknown parameter"):
+        TrainSettings.from_params({"epoks": 3})
+
+
+class _SelfSupervised(NetworkMethod):
+    supervision = "measurements"
+    default_losses = ("mc", "ei")
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"losses": ["magic"]}, "where.losses: unknown loss 'magic'"),
+    ({"losses": ["mc", "supervised"]}, "'supervised' needs clean signals, but the method declares supervision: measurements"),
+    ({"losses": []}, "list at least one loss"),
+    ({"ei": {"g_max": 0.5}}, "where.ei.g_max = 0.5: need g_min <= g_max"),
+    ({"ei": {"core_weight": 1.5}}, r"where.ei.core_weight = 1.5: must be <= 1"),
+    ({"ei": {"distribution": "normal"}}, "where.ei.distribution"),
+    ({"network": {"arch": "hqs"}, "masking": {"reliable_channel": True}}, "not available with network.arch = 'hqs'"),
+])
+def test_bad_loss_and_network_parameters_name_the_field(params, message):
+    with pytest.raises(PluginError, match=message):
+        method_params(_SelfSupervised, params, "where")

@@ -31,8 +31,12 @@ def test_dry_run_paper_config_is_not_merged_with_demo():
     specs = [s for s in specs if s.get("experiment") == "table1"]  # table4 (images) has its own network
     assert specs
     for s in specs:  # the paper's network, nothing of the demo's (no channel cap, no 8 channels)
-        expected = {"channels": 64, "depth": 5, **({"bias": True} if "bias" in s["variant"] else {})}
-        assert s["params"]["network"] == expected, s["variant"]
+        if s["method"] in ("identity", "social_sparsity"):
+            assert "network" not in s["params"]  # method_defaults reach only the methods that take them
+            continue
+        net = s["params"]["network"]
+        assert (net["channels"], net["depth"], net["max_channels"], net["arch"]) == (64, 5, None, "unet"), s["variant"]
+        assert net["bias"] is ("bias" in s["variant"])
     assert {s["label"] for s in specs} >= {"Identity", "Supervised", "Supervised 5%", "Supervised + EI",
                                            "Proposed SSL", "MC only", "Proposed with bias"}
 
@@ -47,6 +51,16 @@ def test_lint_clean(configfile):
     (lambda c: c["experiments"]["table1"].update(tau=0), "experiments.table1.tau"),
     (lambda c: c["experiments"]["table1"].update(methods=["identity", "magic"]), "unknown method 'magic'"),
     (lambda c: c["experiments"]["table1"].update(dataset="nowhere"), "unknown dataset 'nowhere'"),
+    # a misspelt key at every level is refused before anything runs, naming the file and the field
+    (lambda c: c["experiments"]["table1"].update(tua=0.1), "experiments.table1: Additional properties are not allowed ('tua'"),
+    (lambda c: c["experiments"]["table1"]["method_defaults"].update(trainig={"lr": 0.1}),
+     "bad.yaml: experiments.table1.method_defaults.trainig: no method of the experiment takes this parameter"),
+    (lambda c: c["experiments"]["table1"]["method_defaults"]["training"].update(lrr=0.1),
+     "bad.yaml: experiments.table1.method_defaults.training.lrr: unknown parameter"),
+    (lambda c: c["experiments"]["table1"]["methods"].update(social_sparsity={"params": {"max_itr": 5}}),
+     "bad.yaml: experiments.table1.methods.social_sparsity.params.max_itr: unknown parameter"),
+    (lambda c: c["datasets"]["synth_music"]["params"].update(segment_second=0.5),
+     "bad.yaml: datasets.synth_music.params.segment_second: unknown parameter"),
 ])
 def test_snakemake_rejects_bad_config_readably(tmp_path, mutate, expected):
     c = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -105,3 +119,14 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tmp_path):
     # a second invocation has nothing to do
     again = snakemake("-n", "--configfile", "tiny.yaml", cwd=repo).stdout
     assert "Nothing to be done" in again
+
+
+def test_dry_run_refuses_a_misspelt_parameter_in_a_method_yaml(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT, repo, ignore=COPY_IGNORE)
+    decl = repo / "methods" / "social_sparsity" / "method.yaml"
+    decl.write_text(decl.read_text().replace("params: {shrinkage: pew, lambdas: {num: 10}, max_iter: 10, batch: 100}",
+                                             "params: {shrinkage: pew, lambdas: {num: 10}, max_itr: 10, batch: 100}"))
+    proc = snakemake("-n", "--configfile", "config/config.yaml", cwd=repo, check=False)
+    assert proc.returncode != 0
+    assert "methods/social_sparsity/method.yaml: variants.pew_short.params.max_itr: unknown parameter" in proc.stdout + proc.stderr

@@ -1,10 +1,13 @@
-"""PnP DPIR (Zhang et al. 2021) with the clipping prox as data step (declipbench.pnp.dpir).
+"""PnP DPIR (Zhang et al. 2021) with the clipping prox as data step.
+
+Everything private to the method is in this folder: the DRUNet denoiser, its official weights and the
+stand-in's training (:mod:`.drunet`), the DPIR iterations (:mod:`.pnp`).
 
 Variants: ``official`` loads the released DRUNet (``drunet_color.pth``; strict, no renaming) from
-``params.official.cache_dir`` (placed by hand, or downloaded when its sha256 is given: none is
-published); ``standin`` trains a small DRUNet of the same architecture as a Gaussian denoiser on the
-clean training images (the only use of clean data, hence ``supervision: pairs``) where the official
-weights cannot be fetched. Images are ``items x 3 x H x W`` in the linear, exposure-normalised domain.
+``official.cache_dir`` (placed by hand, or downloaded when its sha256 is given: none is published);
+``standin`` trains a small DRUNet of the same architecture as a Gaussian denoiser on the clean training
+images (the only use of clean data, hence ``supervision: pairs``) where the official weights cannot be
+fetched. Images are ``items x 3 x H x W`` in the linear, exposure-normalised domain.
 """
 
 from __future__ import annotations
@@ -14,49 +17,39 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from declipbench.drunet import DRUNet, fetch_weights, load_drunet, save_drunet, train_denoiser
-from declipbench.plugins import Context, Method, TrainData
-from declipbench.pnp import dpir
-from declipbench.training import pick_device
+from declipbench import Context, Method, Param, TrainData
+from declipbench.training.device import pick_device, set_threads
 
-DEFAULTS = {
-    "weights": "standin",  # standin | official
-    "official": {"kind": "color", "cache_dir": "data/weights", "sha256": None},
-    "denoiser": {"widths": [16, 32, 64, 64], "blocks": 1, "steps": 300, "batch_size": 8, "crop": 48,
-                 "lr": 0.001, "sigma_max": 50 / 255},
-    # sigma: target noise level, one 8-bit step (1/255); sigma_start 49/255 (DPIR); init_noise: std of the
-    # white noise added to y at the start (not published; a choice)
-    "dpir": {"iterations": 8, "sigma": 1 / 255, "sigma_start": 49 / 255, "lam": 0.23, "init_noise": 0.05,
-             "project": True},
-    "batch_size": 4,
-}
-
-# parameters of the learned methods an experiment's method_defaults may give every method: not DPIR's
-SHARED_KEYS = {"network", "training", "masking"}
-
-
-def _params(ctx: Context) -> dict:
-    p = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
-    for key, value in (ctx.params or {}).items():
-        if key in SHARED_KEYS:
-            continue
-        if key not in DEFAULTS:
-            raise ValueError(f"dpir: unknown parameter {key!r}; known: {sorted(DEFAULTS)}")
-        if isinstance(DEFAULTS[key], dict):
-            unknown = set(value or {}) - set(DEFAULTS[key])
-            if unknown:
-                raise ValueError(f"dpir.{key}: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS[key])}")
-            p[key].update(value or {})
-        else:
-            p[key] = value
-    if p["weights"] not in ("standin", "official"):
-        raise ValueError(f"dpir.weights = {p['weights']!r}: must be 'standin' or 'official'")
-    return p
+from .drunet import DRUNet, fetch_weights, load_drunet, save_drunet, train_denoiser
+from .pnp import dpir
 
 
 class DPIR(Method):
+    parameters = {
+        "weights": Param("standin", choices=("standin", "official"),
+                         help="official: the released DRUNet; standin: one trained here on the clean training images"),
+        "official": {"kind": Param("color", choices=("color", "gray")),
+                     "cache_dir": Param("data/weights", str, help="where drunet_<kind>.pth is placed or downloaded"),
+                     "sha256": Param(None, str, help="the weights' checksum (none is published): needed to download")},
+        "denoiser": {"widths": Param([16, 32, 64, 64], list, items=int, help="the stand-in's widths per scale"),
+                     "blocks": Param(1, int, min=1, help="residual blocks per scale"),
+                     "steps": Param(300, int, min=1), "batch_size": Param(8, int, min=1),
+                     "crop": Param(48, int, min=8), "lr": Param(0.001, float, above=0),
+                     "sigma_max": Param(50 / 255, float, above=0, help="noise levels of training: U[0, sigma_max]")},
+        "dpir": {"iterations": Param(8, int, min=1), "sigma": Param(1 / 255, float, above=0, help="target noise level"),
+                 "sigma_start": Param(49 / 255, float, above=0), "lam": Param(0.23, float, above=0),
+                 "init_noise": Param(0.05, float, min=0, help="std of the white noise added to y at the start (a choice)"),
+                 "project": Param(True, help="return the projection onto the consistent set")},
+        "batch_size": Param(4, int, min=1, help="images reconstructed together"),
+    }
+
+    @classmethod
+    def check(cls, params: dict, where: str) -> None:
+        if len(params["denoiser"]["widths"]) != 4:
+            raise ValueError(f"{where}.denoiser.widths: DRUNet has 4 scales, got {params['denoiser']['widths']}")
+
     def fit(self, data: TrainData, ctx: Context) -> None:
-        p = _params(ctx)
+        p = ctx.params
         out = Path(ctx.workdir) / "model.pt"
         if p["weights"] == "official":
             o = p["official"]
@@ -66,13 +59,10 @@ class DPIR(Method):
             return
         if data.x_train is None:
             raise ValueError("dpir (standin): needs the clean training images to train its denoiser")
-        if ctx.threads:
-            torch.set_num_threads(int(ctx.threads))
+        set_threads(ctx.threads)
         d = p["denoiser"]
         torch.manual_seed(ctx.seed)
         x = np.asarray(data.x_train)
-        if x.ndim != 4:
-            raise ValueError(f"dpir: expects images (items x C x H x W), got shape {x.shape}")
         model = DRUNet(channels=x.shape[1], widths=tuple(d["widths"]), blocks=int(d["blocks"]))
         train_denoiser(model, x, ctx.workdir, steps=int(d["steps"]), batch_size=int(d["batch_size"]),
                        crop=int(d["crop"]), lr=float(d["lr"]), sigma_max=float(d["sigma_max"]), seed=ctx.seed,
@@ -80,18 +70,15 @@ class DPIR(Method):
         save_drunet(model.cpu(), out)
 
     def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
-        p = _params(ctx)
-        if y.ndim != 4:
-            raise ValueError(f"dpir: expects images (items x C x H x W), got shape {y.shape}")
-        if ctx.threads:
-            torch.set_num_threads(int(ctx.threads))
+        p = ctx.params
+        set_threads(ctx.threads)
         device = pick_device(ctx.device)
         model = load_drunet(Path(ctx.workdir) / "model.pt", channels=y.shape[1]).to(device)
         gen = torch.Generator().manual_seed(int(ctx.seed))
-        q = p["dpir"]
+        q, batch = p["dpir"], int(p["batch_size"])
         out = []
-        for i in range(0, len(y), int(p["batch_size"])):
-            yb = torch.as_tensor(np.asarray(y[i : i + int(p["batch_size"])], dtype=np.float32), device=device)
+        for i in range(0, len(y), batch):
+            yb = torch.as_tensor(np.asarray(y[i : i + batch], dtype=np.float32), device=device)
             xb = dpir(yb, model, ctx.thresholds, sigma=float(q["sigma"]), iterations=int(q["iterations"]),
                       sigma_start=float(q["sigma_start"]), lam=float(q["lam"]), init_noise=float(q["init_noise"]),
                       generator=gen, project=bool(q["project"]))

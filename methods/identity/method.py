@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from declipbench.plugins import Context, Method
+from declipbench import Context, Method
 
 
 class Identity(Method):

@@ -1,8 +1,8 @@
-"""The proposed self-supervised method: measurement consistency + amplitude equivariance."""
+"""The proposed self-supervised method: the shared network (:mod:`declipbench.training.learned`) trained on
+clipped measurements alone with measurement consistency and amplitude equivariance (eq. 12)."""
 
-from declipbench.learned import NetworkMethod
+from declipbench.training.learned import NetworkMethod
 
 
 class SelfSupervised(NetworkMethod):
-    allowed_losses = ("mc_ei", "mc")
-    default_loss = "mc_ei"
+    default_losses = ("mc", "ei")

@@ -1,22 +1,31 @@
-"""Social sparsity (PAPER.md section 6): declipbench.sparsity.declip on each item, no training."""
+"""Social sparsity (PAPER.md section 6): :func:`.sparsity.declip` on each item, no training.
+
+Everything private to the method is in this folder: the tight Gabor frame, the (P)EW shrinkage, the
+survey's loop and its plain transcription (the test oracle) are in :mod:`.sparsity`.
+"""
 
 import numpy as np
-import torch
 
-from declipbench.plugins import Context, Method
-from declipbench.sparsity import declip, default_lambdas
-from declipbench.training import pick_device
+from declipbench import Context, Method, Param
+from declipbench.training.device import pick_device, set_threads
 
-
-def _lambdas(spec):
-    if spec is None:
-        return default_lambdas()
-    if isinstance(spec, dict):
-        return default_lambdas(float(spec.get("start", -1)), float(spec.get("stop", -4)), int(spec.get("num", 20)))
-    return [float(v) for v in spec]
+from .sparsity import declip, default_lambdas
 
 
 class SocialSparsity(Method):
+    parameters = {
+        "shrinkage": Param("pew", choices=("pew", "ew"), help="persistent (PEW, 3 x 7 neighbourhood) or plain (EW)"),
+        "window": Param(None, int, min=1, help="window length in samples (null: the survey's duration at the data's rate)"),
+        "hop": Param(None, int, min=1, help="hop in samples (null: window / 4)"),
+        "channels": Param(None, int, min=1, help="frequency channels (null: 2 x window)"),
+        "sample_rate": Param(None, int, min=1, help="rate the default frame is scaled to (null: the data's)"),
+        "lambdas": {"start": Param(-1.0, help="lambda continuation: logspace(start, stop, num)"),
+                    "stop": Param(-4.0), "num": Param(20, int, min=1)},
+        "max_iter": Param(500, int, min=1, help="inner iterations per lambda at most"),
+        "tol": Param(1e-4, float, above=0, help="an inner loop stops when ||x_k - x_(k-1)||_2 < tol"),
+        "batch": Param(16, int, min=1, help="signals processed together (memory grows with it)"),
+    }
+
     def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
         if abs(ctx.tau_low + ctx.tau_high) > 1e-12 * abs(ctx.tau_high):
             raise ValueError(f"social sparsity needs symmetric thresholds, got ({ctx.tau_low}, {ctx.tau_high})")
@@ -28,18 +37,14 @@ class SocialSparsity(Method):
 
     def _run(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
         p = ctx.params
-        if ctx.threads:
-            torch.set_num_threads(int(ctx.threads))
-        if y.ndim == 1:
-            y, taus = y[None], taus.reshape(1)
-        # frame sizes: given in samples, or null = the survey's durations at the data's sample rate
-        rate = int(p.get("sample_rate") or ctx.sample_rate or 22050)
-        kw = dict(window=p.get("window"), hop=p.get("hop"), channels=p.get("channels"), sample_rate=rate,
-                  lambdas=_lambdas(p.get("lambdas")), max_iter=int(p.get("max_iter", 500)),
-                  tol=float(p.get("tol", 1e-4)), shrinkage=str(p.get("shrinkage", "pew")),
+        set_threads(ctx.threads)
+        lam = p["lambdas"]
+        kw = dict(window=p["window"], hop=p["hop"], channels=p["channels"],
+                  sample_rate=int(p["sample_rate"] or ctx.sample_rate or 22050),
+                  lambdas=default_lambdas(float(lam["start"]), float(lam["stop"]), int(lam["num"])),
+                  max_iter=int(p["max_iter"]), tol=float(p["tol"]), shrinkage=str(p["shrinkage"]),
                   device=pick_device(ctx.device or "auto"), progress=bool(ctx.progress))
-        batch = max(1, int(p.get("batch", 8)))
         out = np.empty_like(y)
-        for s in range(0, y.shape[0], batch):
-            out[s : s + batch] = declip(y[s : s + batch], taus[s : s + batch], **kw)
+        for s in range(0, y.shape[0], int(p["batch"])):
+            out[s : s + int(p["batch"])] = declip(y[s : s + int(p["batch"])], taus[s : s + int(p["batch"])], **kw)
         return out.astype(np.float32)

@@ -1,8 +1,8 @@
-"""Supervised baselines: the shared U-Net trained on pairs (optionally with the EI term)."""
+"""Supervised baselines: the shared network (:mod:`declipbench.training.learned`) trained on (y, x) pairs
+with the squared error, optionally plus the amplitude-equivariance loss."""
 
-from declipbench.learned import NetworkMethod
+from declipbench.training.learned import NetworkMethod
 
 
 class Supervised(NetworkMethod):
-    allowed_losses = ("supervised", "supervised_ei")
-    default_loss = "supervised"
+    default_losses = ("supervised",)

@@ -1,6 +1,8 @@
-# Shared helpers: validated config, the job plan, paths, wildcard constraints.
+# Shared helpers: the validated config, the job plan, wildcard constraints. Every path comes from
+# declipbench.pipeline.paths.Paths (PATHS), the one place result paths are built.
 import json
 import os
+import re
 import shlex
 import sys
 
@@ -8,8 +10,24 @@ sys.path.insert(0, workflow.basedir)
 # every job (also in a conda env or on a cluster node) imports the core package from this repository
 shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 
-from declipbench.config import ConfigError, job_spec, job_threads, model_owners, plan, validate_config
-from declipbench.plugins import discover_methods, load_dataset
+from declipbench.pipeline.config import (
+    ConfigError,
+    experiment_test_sets,
+    extra_train_measurements,
+    job_spec,
+    job_threads,
+    measured_dataset,
+    measured_sets,
+    model_owners,
+    plan,
+    spec_json,
+    survey_jobs,
+    survey_signals,
+    survey_spec,
+    validate_config,
+)
+from declipbench.pipeline.paths import Paths
+from declipbench.pipeline.plugins import discover_methods, load_dataset
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"
 try:
@@ -17,57 +35,52 @@ try:
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
-RUN = f"{CFG['results_dir']}/{CFG['run']}"
+PATHS = Paths(CFG)
 JOBS = plan(CFG)
-# a job whose training equals an earlier experiment's uses that model (declipbench.config.model_owners)
+# a job whose training equals an earlier experiment's uses that model (declipbench.pipeline.config.model_owners)
 MODEL_OWNERS = model_owners(CFG, JOBS)
 METHODS = discover_methods()
-SPLITS = ["train", "val", "test"]
+# what one measure job makes: an experiment's dataset, or one of its extra test sets (Table 2's speech)
+MEASURED = measured_sets(CFG)
+TABLES = [Paths.table_name(m) for m in MEASURED]
+SURVEY_JOBS = survey_jobs(CFG)
+SURVEY_SIGNALS = {name: survey_signals(CFG, name) for name in CFG["surveys"]}
+# image datasets also write each item's camera parameters, {split}_camera.npy (rule prepare_image_dataset)
+IMAGE_DATASETS = sorted(
+    name for name, ds in CFG["datasets"].items() if load_dataset(ds["module"]).MODALITY == "image"
+)
 
 
 def one_of(names):
     """A wildcard constraint matching exactly these names (nothing when there are none)."""
-    return "|".join(names) if names else "(?!)"
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
 
 
 wildcard_constraints:
-    dataset="[a-z][a-z0-9_]*",
-    experiment=one_of(list(CFG["experiments"])),  # only configured names (tables/ also holds surveys)
-    method="[a-z][a-z0-9_]*",
+    dataset=one_of(sorted(CFG["datasets"])),
+    experiment=one_of(list(CFG["experiments"])),
+    measured=one_of(MEASURED),
+    table=one_of(TABLES),
+    survey=one_of(list(CFG["surveys"])),
+    method=one_of(sorted(METHODS)),
     variant="[A-Za-z0-9_@=,.+-]+",
     seed="[0-9]+",
+    signal="[A-Za-z0-9_.-]+",
 
 
-def experiment_dataset(wildcards):
-    return CFG["experiments"][wildcards.experiment]["dataset"]
+def experiment_of(wildcards):
+    """The experiment of a job: its own wildcard, or that of its measured set."""
+    if hasattr(wildcards, "experiment"):
+        return wildcards.experiment
+    return Paths.split_measured(wildcards.measured)[0]
 
 
-# image datasets also write each item's camera parameters, {split}_camera.npy (rule prepare_image_dataset)
-IMAGE_DATASETS = sorted(
-    name
-    for name, ds in CFG["datasets"].items()
-    if getattr(load_dataset(ds["module"]), "MODALITY", "audio") == "image"
-)
-
-
-def dataset_files(wildcards):
-    ds = experiment_dataset(wildcards)
-    files = [f"{RUN}/data/{ds}/{s}.npy" for s in SPLITS]
-    if ds in IMAGE_DATASETS:
-        files += [f"{RUN}/data/{ds}/{s}_camera.npy" for s in SPLITS]
-    return files
-
-
-def measurement_files(experiment):
-    return [f"{RUN}/measurements/{experiment}/{s}_{a}.npy" for s in SPLITS for a in ("x", "y", "ids")]
+def exp_setting(key):
+    return lambda wildcards: CFG["experiments"][experiment_of(wildcards)][key]
 
 
 def spec(wildcards):
-    return json.dumps(
-        job_spec(CFG, wildcards.experiment, wildcards.method, wildcards.variant, int(wildcards.seed)),
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    return spec_json(job_spec(CFG, experiment_of(wildcards), wildcards.method, wildcards.variant, int(wildcards.seed)))
 
 
 def method_env(wildcards):
@@ -85,37 +98,39 @@ def method_gpus(wildcards):
     return 1 if METHODS[wildcards.method].resources["gpu"] == "required" else 0
 
 
-def model_dir(wildcards):
-    return f"{RUN}/models/{wildcards.experiment}/{wildcards.method}/{wildcards.variant}/seed{wildcards.seed}"
+def method_threads(wildcards):
+    return job_threads(CFG, wildcards.method)
 
 
 def used_model_dir(wildcards):
     """The model a reconstruction uses: its own experiment's, or the identical one trained earlier."""
-    key = (wildcards.experiment, wildcards.method, wildcards.variant, int(wildcards.seed))
-    owner = MODEL_OWNERS.get(key, wildcards.experiment)
-    return f"{RUN}/models/{owner}/{wildcards.method}/{wildcards.variant}/seed{wildcards.seed}"
-
-
-def reconstruct_inputs(wildcards):
-    files = {"test_y": f"{RUN}/measurements/{wildcards.experiment}/test_y.npy"}
-    if METHODS[wildcards.method].trains:
-        files["model"] = f"{used_model_dir(wildcards)}/model.pt"
-    return files
-
-
-def reconstruct_model_arg(wildcards):
-    return ["--model", used_model_dir(wildcards)] if METHODS[wildcards.method].trains else []
+    experiment = experiment_of(wildcards)
+    key = (experiment, wildcards.method, wildcards.variant, int(wildcards.seed))
+    owner = MODEL_OWNERS.get(key, experiment)
+    return PATHS.model(owner, wildcards.method, wildcards.variant, wildcards.seed)
 
 
 def experiment_jobs(experiment):
     return [j for j in JOBS if j.experiment == experiment]
 
 
-def experiment_metric_files(wildcards):
-    return [
-        f"{RUN}/metrics/{j.experiment}/{j.method}/{j.variant}/seed{j.seed}.csv"
-        for j in experiment_jobs(wildcards.experiment)
-    ]
+def table_inputs(wildcards):
+    measured = Paths.measured_of_table(wildcards.table)
+    experiment, test_set = Paths.split_measured(measured)
+    files = [PATHS.item_metrics(measured, j.method, j.variant, j.seed) for j in experiment_jobs(experiment)]
+    if test_set is None:  # an experiment's extra test sets (Table 2) are tabulated with its own table
+        files += [PATHS.table(Paths.table_name(Paths.measured(experiment, ts)), "md") for ts in experiment_test_sets(CFG, experiment)]
+    return files
+
+
+def table_experiment(wildcards):
+    return Paths.split_measured(Paths.measured_of_table(wildcards.table))[0]
+
+
+def table_title(wildcards):
+    experiment, test_set = Paths.split_measured(Paths.measured_of_table(wildcards.table))
+    title = CFG["experiments"][experiment].get("title", experiment)
+    return f"{title}: test set {test_set}" if test_set else title
 
 
 def figure_jobs(experiment):
@@ -123,20 +138,14 @@ def figure_jobs(experiment):
     return [j for j in experiment_jobs(experiment) if j.seed == first]
 
 
-def figure_inputs(wildcards):
-    return [
-        f"{RUN}/reconstructions/{j.experiment}/{j.method}/{j.variant}/seed{j.seed}.npz"
-        for j in figure_jobs(wildcards.experiment)
-    ]
-
-
-def figure_labels(wildcards):
-    return [METHODS[j.method].variant_label(j.variant) for j in figure_jobs(wildcards.experiment)]
+def survey_dataset(wildcards):
+    return CFG["surveys"][wildcards.survey]["dataset"]
 
 
 def final_outputs():
-    out = []
-    for name in CFG["experiments"]:
-        out += [f"{RUN}/tables/{name}.{ext}" for ext in ("csv", "md", "tex")]
-        out.append(f"{RUN}/figures/{name}_examples.png")
-    return out
+    out = [f for table in TABLES for f in PATHS.tables(table)]
+    return out + [PATHS.figure(name) for name in CFG["experiments"]]
+
+
+def survey_outputs():
+    return [f for name in CFG["surveys"] for f in PATHS.tables(name)]

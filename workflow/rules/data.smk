@@ -1,10 +1,10 @@
-# Data: prepare each dataset once per run, then clip it for each experiment.
+# Data: prepare each dataset once per run, then clip it for each experiment (and each extra test set).
 
 
 rule prepare_dataset:
     output:
-        data=[f"{RUN}/data/{{dataset}}/{s}.npy" for s in SPLITS],
-        manifest=f"{RUN}/data/{{dataset}}/manifest.json",
+        data=PATHS.data_files("{dataset}"),
+        manifest=f"{PATHS.data('{dataset}')}/manifest.json",
     wildcard_constraints:
         dataset=one_of(sorted(set(CFG["datasets"]) - set(IMAGE_DATASETS))),
     params:
@@ -13,9 +13,9 @@ rule prepare_dataset:
         data_dir=CFG["data_dir"],
         out=lambda wc, output: os.path.dirname(output.manifest),
     log:
-        f"{RUN}/logs/prepare_dataset/{{dataset}}.log",
+        PATHS.log("prepare_dataset", "{dataset}"),
     benchmark:
-        f"{RUN}/benchmarks/prepare_dataset/{{dataset}}.tsv"
+        PATHS.benchmark("prepare_dataset", "{dataset}")
     conda:
         "../envs/data.yaml"
     shell:
@@ -26,60 +26,33 @@ rule prepare_dataset:
 # Images (Table 4): the same step, which also writes the virtual camera of every item; measure reads it.
 use rule prepare_dataset as prepare_image_dataset with:
     output:
-        data=[f"{RUN}/data/{{dataset}}/{s}.npy" for s in SPLITS],
-        camera=[f"{RUN}/data/{{dataset}}/{s}_camera.npy" for s in SPLITS],
-        manifest=f"{RUN}/data/{{dataset}}/manifest.json",
+        data=PATHS.data_files("{dataset}", image=True),
+        manifest=f"{PATHS.data('{dataset}')}/manifest.json",
     wildcard_constraints:
         dataset=one_of(IMAGE_DATASETS),
 
 
+# One rule for an experiment's dataset and for its extra test sets (`test_sets`, Table 2's speech): both
+# are clipped at the experiment's tau with its settings.
 rule measure:
     input:
-        dataset_files,
+        lambda wc: PATHS.data_files(
+            measured_dataset(CFG, wc.measured), image=measured_dataset(CFG, wc.measured) in IMAGE_DATASETS
+        ),
     output:
-        files=[f"{RUN}/measurements/{{experiment}}/{s}_{a}.npy" for s in SPLITS for a in ("x", "y", "ids")],
-        manifest=f"{RUN}/measurements/{{experiment}}/manifest.json",
+        files=PATHS.measurement_files("{measured}"),
+        manifest=f"{PATHS.measurements('{measured}')}/manifest.json",
     params:
         data=lambda wc, input: os.path.dirname(input[0]),
-        tau=lambda wc: CFG["experiments"][wc.experiment]["tau"],
-        keep=lambda wc: [] if CFG["experiments"][wc.experiment]["drop_unclipped"] else ["--keep-unclipped"],
-        max_items=lambda wc: json.dumps(CFG["experiments"][wc.experiment]["max_items"], sort_keys=True),
+        tau=exp_setting("tau"),
+        modality=exp_setting("modality"),
+        keep=lambda wc: [] if exp_setting("drop_unclipped")(wc) else ["--keep-unclipped"],
+        max_items=lambda wc: json.dumps(exp_setting("max_items")(wc), sort_keys=True),
         out=lambda wc, output: os.path.dirname(output.manifest),
     log:
-        f"{RUN}/logs/measure/{{experiment}}.log",
+        PATHS.log("measure", "{measured}"),
     conda:
         "../envs/data.yaml"
     shell:
-        "python -m declipbench measure --data {params.data:q} --tau {params.tau} {params.keep:q}"
-        " --max-items {params.max_items:q} --out {params.out:q} 2> {log:q}"
-
-
-# Extra test sets of an experiment (`test_sets`, Table 2): their splits clipped at the experiment's tau.
-from declipbench.config import experiment_test_sets
-
-
-rule measure_test_set:
-    input:
-        lambda wc: [f"{RUN}/data/{wc.testset}/{s}.npy" for s in SPLITS],
-    output:
-        files=[
-            f"{RUN}/measurements/{{experiment}}/test_sets/{{testset}}/{s}_{a}.npy"
-            for s in SPLITS
-            for a in ("x", "y", "ids")
-        ],
-        manifest=f"{RUN}/measurements/{{experiment}}/test_sets/{{testset}}/manifest.json",
-    wildcard_constraints:
-        testset="[a-z][a-z0-9_]*",
-    params:
-        data=lambda wc, input: os.path.dirname(input[0]),
-        tau=lambda wc: CFG["experiments"][wc.experiment]["tau"],
-        keep=lambda wc: [] if CFG["experiments"][wc.experiment]["drop_unclipped"] else ["--keep-unclipped"],
-        max_items=lambda wc: json.dumps(CFG["experiments"][wc.experiment]["max_items"], sort_keys=True),
-        out=lambda wc, output: os.path.dirname(output.manifest),
-    log:
-        f"{RUN}/logs/measure/{{experiment}}/test_sets/{{testset}}.log",
-    conda:
-        "../envs/data.yaml"
-    shell:
-        "python -m declipbench measure --data {params.data:q} --tau {params.tau} {params.keep:q}"
-        " --max-items {params.max_items:q} --out {params.out:q} 2> {log:q}"
+        "python -m declipbench measure --data {params.data:q} --tau {params.tau} --modality {params.modality}"
+        " {params.keep:q} --max-items {params.max_items:q} --out {params.out:q} 2> {log:q}"

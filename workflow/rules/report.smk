@@ -1,65 +1,42 @@
-# Report: one table (CSV, Markdown, LaTeX) and one example figure per experiment.
+# Report: one table (CSV, Markdown, LaTeX) per experiment and per extra test set, one example figure per
+# experiment.
 
 
 rule table:
     input:
-        metrics=experiment_metric_files,
-        # an experiment's extra test sets (Table 2) get their own table, made with the main one
-        test_set_tables=lambda wc: [f"{RUN}/tables/{wc.experiment}/{ts}.md" for ts in experiment_test_sets(CFG, wc.experiment)],
+        table_inputs,
     output:
-        csv=f"{RUN}/tables/{{experiment}}.csv",
-        md=f"{RUN}/tables/{{experiment}}.md",
-        tex=f"{RUN}/tables/{{experiment}}.tex",
-        metrics=f"{RUN}/metrics/{{experiment}}.csv",
+        csv=PATHS.table("{table}", "csv"),
+        md=PATHS.table("{table}", "md"),
+        tex=PATHS.table("{table}", "tex"),
+        metrics=PATHS.table_metrics("{table}"),
     params:
-        metrics=lambda wc: CFG["experiments"][wc.experiment]["metrics"],
-        title=lambda wc: CFG["experiments"][wc.experiment].get("title", wc.experiment),
-        prefix=lambda wc: f"{RUN}/tables/{wc.experiment}",
+        metrics=lambda wc: CFG["experiments"][table_experiment(wc)]["metrics"],
+        title=table_title,
+        prefix=lambda wc, output: output.md[: -len(".md")],
+        item_metrics=lambda wc, input: [f for f in input if f.endswith(".csv")],
     log:
-        f"{RUN}/logs/table/{{experiment}}.log",
+        PATHS.log("table", "{table}"),
     conda:
         "../envs/report.yaml"
     shell:
         "python -m declipbench tables --metrics {params.metrics:q} --title {params.title:q}"
-        " --all-metrics {output.metrics:q} --prefix {params.prefix:q} {input.metrics:q} > {log:q} 2>&1"
-
-
-rule table_test_set:
-    input:
-        lambda wc: [
-            f"{RUN}/metrics/{j.experiment}/test_sets/{wc.testset}/{j.method}/{j.variant}/seed{j.seed}.csv"
-            for j in experiment_jobs(wc.experiment)
-        ],
-    output:
-        csv=f"{RUN}/tables/{{experiment}}/{{testset}}.csv",
-        md=f"{RUN}/tables/{{experiment}}/{{testset}}.md",
-        tex=f"{RUN}/tables/{{experiment}}/{{testset}}.tex",
-        metrics=f"{RUN}/metrics/{{experiment}}/test_sets/{{testset}}.csv",
-    wildcard_constraints:
-        testset="[a-z][a-z0-9_]*",
-    params:
-        metrics=lambda wc: CFG["experiments"][wc.experiment]["metrics"],
-        title=lambda wc: f"{CFG['experiments'][wc.experiment].get('title', wc.experiment)}: test set {wc.testset}",
-        prefix=lambda wc: f"{RUN}/tables/{wc.experiment}/{wc.testset}",
-    log:
-        f"{RUN}/logs/table/{{experiment}}/{{testset}}.log",
-    conda:
-        "../envs/report.yaml"
-    shell:
-        "python -m declipbench tables --metrics {params.metrics:q} --title {params.title:q}"
-        " --all-metrics {output.metrics:q} --prefix {params.prefix:q} {input:q} > {log:q} 2>&1"
+        " --all-metrics {output.metrics:q} --prefix {params.prefix:q} {params.item_metrics:q} > {log:q} 2>&1"
 
 
 rule figure:
     input:
-        reconstructions=figure_inputs,
-        measurements=lambda wc: measurement_files(wc.experiment),
+        reconstructions=lambda wc: [
+            PATHS.reconstruction(j.experiment, j.method, j.variant, j.seed) for j in figure_jobs(wc.experiment)
+        ],
+        measurements=lambda wc: PATHS.measurement_files(wc.experiment),
     output:
-        f"{RUN}/figures/{{experiment}}_examples.png",
+        PATHS.figure("{experiment}"),
     params:
-        measurements=lambda wc: f"{RUN}/measurements/{wc.experiment}",
-        tau=lambda wc: CFG["experiments"][wc.experiment]["tau"],
-        sample_rate=lambda wc: CFG["experiments"][wc.experiment]["sample_rate"],
+        measurements=lambda wc: PATHS.measurements(wc.experiment),
+        modality=exp_setting("modality"),
+        tau=exp_setting("tau"),
+        sample_rate=exp_setting("sample_rate"),
         item=lambda wc: (
             ["--item", str(CFG["experiments"][wc.experiment]["figure"]["item"])]
             if "item" in CFG["experiments"][wc.experiment]["figure"]
@@ -67,13 +44,13 @@ rule figure:
         ),
         seconds=lambda wc: CFG["experiments"][wc.experiment]["figure"]["seconds"],
         title=lambda wc: CFG["experiments"][wc.experiment].get("title", wc.experiment),
-        labels=figure_labels,
+        labels=lambda wc: [METHODS[j.method].variant_label(j.variant) for j in figure_jobs(wc.experiment)],
     log:
-        f"{RUN}/logs/figure/{{experiment}}.log",
+        PATHS.log("figure", "{experiment}"),
     conda:
         "../envs/report.yaml"
     shell:
-        "python -m declipbench figure --measurements {params.measurements:q} --tau {params.tau}"
-        " --sample-rate {params.sample_rate} {params.item:q} --seconds {params.seconds}"
+        "python -m declipbench figure --measurements {params.measurements:q} --modality {params.modality}"
+        " --tau {params.tau} --sample-rate {params.sample_rate} {params.item:q} --seconds {params.seconds}"
         " --title {params.title:q} --labels {params.labels:q} --out {output:q}"
         " {input.reconstructions:q} 2> {log:q}"

@@ -1,17 +1,17 @@
 # Survey experiments (config section `surveys:`): the declipping survey's protocol on whole signals.
 #   survey_fetch -> survey_measure (per signal) -> survey_reconstruct (per method variant and signal)
-#   -> survey_table. Code: declipbench/survey.py; data sets: datasets/sqam.py; helpers: survey_common.smk.
+#   -> survey_table. Code: declipbench/pipeline/survey.py; data sets: datasets/sqam.py.
 
 
 rule survey_fetch:
     output:
-        f"{RUN}/surveys/{{survey}}/signals.json",
+        PATHS.survey_signals("{survey}"),
     params:
         module=lambda wc: survey_dataset(wc)["module"],
-        dataset_params=lambda wc: json.dumps(survey_dataset(wc).get("params", {}), sort_keys=True),
+        dataset_params=lambda wc: json.dumps(survey_dataset(wc)["params"], sort_keys=True),
         data_dir=CFG["data_dir"],
     log:
-        f"{RUN}/logs/survey_fetch/{{survey}}.log",
+        PATHS.log("survey_fetch", "{survey}"),
     conda:
         "../envs/data.yaml"
     shell:
@@ -21,16 +21,16 @@ rule survey_fetch:
 
 rule survey_measure:
     input:
-        f"{RUN}/surveys/{{survey}}/signals.json",
+        PATHS.survey_signals("{survey}"),
     output:
-        f"{RUN}/surveys/{{survey}}/measurements/{{signal}}.npz",
+        PATHS.survey_measurement("{survey}", "{signal}"),
     params:
         module=lambda wc: survey_dataset(wc)["module"],
-        dataset_params=lambda wc: json.dumps(survey_dataset(wc).get("params", {}), sort_keys=True),
+        dataset_params=lambda wc: json.dumps(survey_dataset(wc)["params"], sort_keys=True),
         input_sdrs=lambda wc: [str(v) for v in CFG["surveys"][wc.survey]["input_sdrs"]],
         data_dir=CFG["data_dir"],
     log:
-        f"{RUN}/logs/survey_measure/{{survey}}/{{signal}}.log",
+        PATHS.log("survey_measure", "{survey}", "{signal}"),
     conda:
         "../envs/data.yaml"
     shell:
@@ -41,16 +41,16 @@ rule survey_measure:
 
 rule survey_reconstruct:
     input:
-        f"{RUN}/surveys/{{survey}}/measurements/{{signal}}.npz",
+        PATHS.survey_measurement("{survey}", "{signal}"),
     output:
-        f"{RUN}/surveys/{{survey}}/reconstructions/{{method}}/{{variant}}/{{signal}}.npz",
+        PATHS.survey_reconstruction("{survey}", "{method}", "{variant}", "{signal}"),
     params:
-        spec=survey_spec_arg,
+        spec=lambda wc: spec_json(survey_spec(CFG, wc.survey, wc.method, wc.variant)),
     log:
-        f"{RUN}/logs/survey_reconstruct/{{survey}}/{{method}}/{{variant}}/{{signal}}.log",
+        PATHS.log("survey_reconstruct", "{survey}", "{method}", "{variant}", "{signal}"),
     benchmark:
-        f"{RUN}/benchmarks/survey_reconstruct/{{survey}}/{{method}}/{{variant}}/{{signal}}.tsv"
-    threads: lambda wc: job_threads(CFG, wc.method)
+        PATHS.benchmark("survey_reconstruct", "{survey}", "{method}", "{variant}", "{signal}")
+    threads: method_threads
     resources:
         mem_mb=method_resource("mem_mb"),
         runtime=method_resource("runtime_min"),
@@ -64,18 +64,23 @@ rule survey_reconstruct:
 
 rule survey_table:
     input:
-        lambda wc: survey_reconstructions(wc.survey),
+        lambda wc: [
+            PATHS.survey_reconstruction(s, m, v, sig)
+            for s, m, v in SURVEY_JOBS
+            if s == wc.survey
+            for sig in SURVEY_SIGNALS[s]
+        ],
     output:
-        csv=f"{RUN}/tables/{{survey}}.csv",
-        md=f"{RUN}/tables/{{survey}}.md",
-        tex=f"{RUN}/tables/{{survey}}.tex",
+        csv=PATHS.table("{survey}", "csv"),
+        md=PATHS.table("{survey}", "md"),
+        tex=PATHS.table("{survey}", "tex"),
     params:
         survey=lambda wc: json.dumps(CFG["surveys"][wc.survey], sort_keys=True),
         specs=lambda wc: json.dumps([survey_spec(CFG, s, m, v) for s, m, v in SURVEY_JOBS if s == wc.survey]),
-        measurements=lambda wc: f"{RUN}/surveys/{wc.survey}/measurements",
-        prefix=lambda wc: f"{RUN}/tables/{wc.survey}",
+        measurements=lambda wc: os.path.dirname(PATHS.survey_measurement(wc.survey, "x")),
+        prefix=lambda wc, output: output.md[: -len(".md")],
     log:
-        f"{RUN}/logs/survey_table/{{survey}}.log",
+        PATHS.log("survey_table", "{survey}"),
     conda:
         "../envs/report.yaml"
     shell:

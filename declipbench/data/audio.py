@@ -1,0 +1,72 @@
+"""Audio files: reading, resampling, and finding the audio files of a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..pipeline.parameters import Param
+
+EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au")
+
+#: The parameters of every audio dataset: what one item is.
+SEGMENTS = {
+    "sample_rate": Param(22050, int, min=1, help="sample rate of the items (Hz); recordings are resampled to it"),
+    "segment_seconds": Param(1.0, float, above=0, help="length of an item"),
+}
+
+
+def file_split_parameters(test: float, val: float) -> dict:
+    """The parameters of a split by file (:func:`declipbench.data.seeding.split_by_hash`), with these
+    default fractions and at least one test and one validation file."""
+    return {"file_fractions": {"test": Param(test, float, min=0, max=1), "val": Param(val, float, min=0, max=1)},
+            "min_files": {"test": Param(1, int, min=0), "val": Param(1, int, min=0)}}
+
+
+def list_files(root: Path) -> list[Path]:
+    """The audio files under ``root`` (recursively, by extension), sorted."""
+    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def probe(path: Path) -> str | None:
+    """None if the file's header decodes, else the reason (naming the file)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        return f"cannot decode audio file {path}: {exc}"
+    return None if info.frames > 0 else f"audio file {path} has no samples"
+
+
+def read_audio(path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read an audio file as mono float32; resample to ``sample_rate`` if given.
+
+    Raises ``ValueError`` naming the file when it cannot be decoded.
+    """
+    import soundfile as sf
+
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise ValueError(f"cannot decode audio file {path}: {exc}") from exc
+    if data.size == 0:
+        raise ValueError(f"audio file {path} has no samples")
+    x = data.mean(axis=1)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"audio file {path} contains NaN or Inf samples")
+    if sample_rate is not None and sr != sample_rate:
+        x = resample(x, sr, sample_rate)
+        sr = sample_rate
+    return x.astype(np.float32), sr
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling with the exact rational ratio (e.g. 22050 -> 16000 is 320/441)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(sr_in), int(sr_out))
+    return resample_poly(x, int(sr_out) // g, int(sr_in) // g, axis=-1)

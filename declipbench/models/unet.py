@@ -1,0 +1,83 @@
+"""The U-Net of the paper (PAPER.md section 3), in 1-D (audio) and 2-D (images).
+
+An input block, ``depth`` down blocks and ``depth`` up blocks, two 3-tap convolutions + ReLU per block,
+max-pool down, transposed convolution up, skip connections, channels doubling from ``channels``
+(optionally capped), residual output. With ``bias=False`` (the default) there is no additive constant
+anywhere, so the network is positively homogeneous: ``f(l y) = l f(y)``, ``l > 0``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class _Block(nn.Module):
+    def __init__(self, c_in: int, c_out: int, bias: bool, conv: type, kernel: int = 3):
+        super().__init__()
+        self.conv1 = conv(c_in, c_out, kernel, padding=kernel // 2, bias=bias)
+        self.conv2 = conv(c_out, c_out, kernel, padding=kernel // 2, bias=bias)
+
+    def forward(self, x):
+        return F.relu(self.conv2(F.relu(self.conv1(x))))
+
+
+class UNet(nn.Module):
+    """Bias-free (by default) U-Net in 1-D or 2-D with a residual output.
+
+    Input/output shape ``(batch, in_channels, *spatial)``. Spatial sizes are zero-padded to a multiple
+    of ``2**depth`` internally (zero padding keeps the network homogeneous) and cropped back.
+    """
+
+    def __init__(self, dim: int = 1, in_channels: int = 1, channels: int = 64, depth: int = 5,
+                 max_channels: int | None = None, bias: bool = False, residual: bool = True,
+                 out_channels: int | None = None):
+        super().__init__()
+        if dim not in (1, 2):
+            raise ValueError(f"dim must be 1 or 2, got {dim}")
+        if depth < 1 or channels < 1:
+            raise ValueError(f"depth and channels must be >= 1, got depth={depth}, channels={channels}")
+        conv = nn.Conv1d if dim == 1 else nn.Conv2d
+        up = nn.ConvTranspose1d if dim == 1 else nn.ConvTranspose2d
+        self.dim, self.depth, self.residual = dim, depth, residual
+        self._pool = F.max_pool1d if dim == 1 else F.max_pool2d
+
+        def width(level: int) -> int:
+            c = channels * 2**level
+            return min(c, max_channels) if max_channels else c
+
+        self.inc = _Block(in_channels, width(0), bias, conv)
+        self.down = nn.ModuleList(_Block(width(l - 1), width(l), bias, conv) for l in range(1, depth + 1))
+        self.upconv = nn.ModuleList(up(width(l), width(l - 1), 2, stride=2, bias=bias) for l in range(depth, 0, -1))
+        self.up = nn.ModuleList(_Block(2 * width(l - 1), width(l - 1), bias, conv) for l in range(depth, 0, -1))
+        self.out_channels = out_channels or in_channels
+        self.out = conv(width(0), self.out_channels, 1, bias=bias)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        spatial = y.shape[2:]
+        m = 2**self.depth
+        pad = []
+        for s in reversed(spatial):  # F.pad wants the last dimension first
+            pad += [0, (-s) % m]
+        h = F.pad(y, pad) if any(pad) else y
+        skips = [self.inc(h)]
+        for block in self.down:
+            skips.append(block(self._pool(skips[-1], 2)))
+        h = skips.pop()
+        for upconv, block in zip(self.upconv, self.up):
+            h = block(torch.cat([upconv(h), skips.pop()], dim=1))
+        h = self.out(h)
+        if self.dim == 1:
+            h = h[..., : spatial[0]]
+        else:
+            h = h[..., : spatial[0], : spatial[1]]
+        return y[:, : self.out_channels] + h if self.residual else h
+
+
+def UNet1d(**kw) -> UNet:
+    return UNet(dim=1, **kw)
+
+
+def UNet2d(**kw) -> UNet:
+    return UNet(dim=2, **kw)

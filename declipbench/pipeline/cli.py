@@ -1,0 +1,218 @@
+"""Command line behind the Snakemake rules: ``python -m declipbench <step> ...``.
+
+Each step takes explicit paths (no shell is ever built from config strings) and a JSON job spec,
+and logs to stderr (the rules redirect it to their ``log:`` file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+
+def _spec(text: str) -> dict:
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--spec is not valid JSON: {exc}")
+    if not isinstance(spec, dict):
+        raise SystemExit("--spec must be a JSON object")
+    return spec
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m declipbench", description=__doc__)
+    sub = p.add_subparsers(dest="step", required=True)
+
+    s = sub.add_parser("prepare", help="make or prepare a dataset: {split}.npy + manifest.json")
+    s.add_argument("--module", required=True)
+    s.add_argument("--params", default="{}", help="dataset params as JSON")
+    s.add_argument("--data-dir", type=Path, default=None, help="download cache for real datasets")
+    s.add_argument("--out", type=Path, required=True, help="output directory")
+
+    s = sub.add_parser("measure", help="clip the prepared splits at tau")
+    s.add_argument("--data", type=Path, required=True)
+    s.add_argument("--tau", type=float, required=True)
+    s.add_argument("--modality", choices=("audio", "image"), default="audio",
+                   help="audio: clipping at +-tau; image: each item's virtual camera (tau = 1)")
+    s.add_argument("--keep-unclipped", action="store_true")
+    s.add_argument("--max-items", default="{}", help='JSON cap per split, e.g. {"test": 100}')
+    s.add_argument("--out", type=Path, required=True)
+
+    s = sub.add_parser("train", help="fit a method on the training measurements")
+    s.add_argument("--spec", type=_spec, required=True)
+    s.add_argument("--measurements", type=Path, required=True)
+    s.add_argument("--out", type=Path, required=True, help="model directory")
+
+    s = sub.add_parser("reconstruct", help="reconstruct the test measurements")
+    s.add_argument("--spec", type=_spec, required=True)
+    s.add_argument("--measurements", type=Path, required=True)
+    s.add_argument("--model", type=Path, default=None, help="model directory (methods that train)")
+    s.add_argument("--out", type=Path, required=True)
+
+    s = sub.add_parser("evaluate", help="per-item metrics of one reconstruction")
+    s.add_argument("--spec", type=_spec, required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--measurements", type=Path, required=True)
+    s.add_argument("--reconstruction", type=Path, required=True)
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--out", type=Path, required=True)
+
+    s = sub.add_parser("tables", help="gather per-item metrics into a table (CSV, Markdown, LaTeX)")
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--title", default="")
+    s.add_argument("--all-metrics", type=Path, required=True, help="tidy CSV of every item")
+    s.add_argument("--prefix", type=Path, required=True, help="writes PREFIX.csv, PREFIX.md, PREFIX.tex")
+    s.add_argument("inputs", type=Path, nargs="+")
+
+    s = sub.add_parser("figure", help="waveform/spectrogram comparison on one test item (images: Figure 8)")
+    s.add_argument("--measurements", type=Path, required=True)
+    s.add_argument("--modality", choices=("audio", "image"), default="audio")
+    s.add_argument("--tau", type=float, required=True)
+    s.add_argument("--sample-rate", type=int, required=True)
+    s.add_argument("--item", type=int, default=None)
+    s.add_argument("--seconds", type=float, default=0.05)
+    s.add_argument("--title", default="")
+    s.add_argument("--labels", nargs="+", required=True)
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("inputs", type=Path, nargs="+", help="reconstruction .npz files, one per label")
+
+    s = sub.add_parser("survey-fetch", help="survey experiments: verify/download the signals, write a manifest")
+    s.add_argument("--module", required=True)
+    s.add_argument("--params", default="{}", help="dataset params as JSON")
+    s.add_argument("--data-dir", type=Path, default=None)
+    s.add_argument("--out", type=Path, required=True, help="manifest (JSON)")
+
+    s = sub.add_parser("survey-measure", help="survey experiments: clip one signal to every input SDR")
+    s.add_argument("--module", required=True)
+    s.add_argument("--params", default="{}", help="dataset params as JSON")
+    s.add_argument("--signal", required=True)
+    s.add_argument("--input-sdrs", type=float, nargs="+", required=True)
+    s.add_argument("--data-dir", type=Path, default=None)
+    s.add_argument("--out", type=Path, required=True, help="measurements of the signal (.npz)")
+
+    s = sub.add_parser("survey-reconstruct", help="survey experiments: one method variant on one signal's cases")
+    s.add_argument("--spec", type=_spec, required=True)
+    s.add_argument("--measurements", type=Path, required=True)
+    s.add_argument("--out", type=Path, required=True)
+
+    s = sub.add_parser("survey-table", help="survey experiments: Delta-SDR table beside the published numbers")
+    s.add_argument("--survey", type=_spec, required=True, help="the survey's config section as JSON")
+    s.add_argument("--specs", required=True, help="JSON list of the job specs, one per method variant")
+    s.add_argument("--measurements", type=Path, required=True, help="directory of the per-signal measurements")
+    s.add_argument("--prefix", type=Path, required=True)
+    s.add_argument("inputs", type=Path, nargs="+", help="reconstructions .../<method>/<variant>/<signal>.npz")
+
+    s = sub.add_parser("benchmarks", help="summarise Snakemake benchmark files of a run into Markdown")
+    s.add_argument("run_dir", type=Path)
+    s.add_argument("--out", type=Path, default=None)
+
+    s = sub.add_parser("describe", help="the declared parameters of a method or a dataset module, with defaults")
+    s.add_argument("kind", choices=("method", "dataset"))
+    s.add_argument("name")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("declipbench")
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        log.debug("%s", traceback.format_exc())
+        log.error("%s: %s", args.step, exc)
+        print(f"error ({args.step}): {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from . import steps
+
+    if args.step == "prepare":
+        steps.prepare(args.module, json.loads(args.params), args.out, args.data_dir)
+    elif args.step == "measure":
+        steps.measure(args.data, args.out, args.tau, modality=args.modality, drop_unclipped=not args.keep_unclipped,
+                      max_items=json.loads(args.max_items))
+    elif args.step == "train":
+        steps.train(args.spec, args.measurements, args.out)
+    elif args.step == "reconstruct":
+        steps.reconstruct(args.spec, args.measurements, args.model, args.out)
+    elif args.step == "evaluate":
+        steps.evaluate(args.spec, args.dataset, args.measurements, args.reconstruction, args.metrics, args.out)
+    elif args.step == "tables":
+        from ..report.tables import write_tables
+
+        write_tables(args.inputs, args.metrics, args.prefix, args.all_metrics, args.title)
+        print(Path(f"{args.prefix}.md").read_text())
+    elif args.step == "figure":
+        from ..data import io
+        from ..report.figures import example_figure, pick_item
+
+        if len(args.labels) != len(args.inputs):
+            raise ValueError(f"{len(args.labels)} labels for {len(args.inputs)} reconstructions")
+        y, x = steps.load_split(args.measurements, "test", with_x=True)
+        i = pick_item(x, y, args.item)
+        recons = [(lab, io.load_arrays(f)["x_hat"][i]) for lab, f in zip(args.labels, args.inputs)]
+        example_figure(args.modality, x[i], y[i], recons, args.tau, args.sample_rate, args.out, args.seconds,
+                       args.title or f"test item {i}")
+    elif args.step.startswith("survey-"):
+        _run_survey(args)
+    elif args.step == "benchmarks":
+        from ..report.benchmarks import summarise_run
+
+        text = summarise_run(args.run_dir)
+        if args.out:
+            from ..data.io import write_text
+
+            write_text(args.out, text)
+        print(text)
+    elif args.step == "describe":
+        print(describe(args.kind, args.name))
+    return 0
+
+
+def describe(kind: str, name: str) -> str:
+    """The parameters a method or a dataset module declares, as a Markdown table."""
+    from .parameters import describe as rows_of
+    from .plugins import discover_methods, load_dataset, method_class, unknown_method
+
+    if kind == "method":
+        methods = discover_methods()
+        if name not in methods:
+            raise unknown_method(name, methods)
+        decl = methods[name]
+        declaration, head = method_class(decl).declaration(), f"{decl.label} ({decl.path.parent}): {decl.summary}"
+    else:
+        mod = load_dataset(name)
+        declaration, head = mod.PARAMETERS, f"dataset module {name}: {(mod.__doc__ or '').strip().splitlines()[0]}"
+    lines = [head, "", "| parameter | default | type | what |", "|---|---|---|---|"]
+    for dotted, default, kind_, text in rows_of(declaration):
+        lines.append(f"| `{dotted}` | `{default!r}` | {kind_} | {text} |")
+    return "\n".join(lines)
+
+
+def _run_survey(args) -> None:
+    from . import survey
+
+    if args.step == "survey-fetch":
+        survey.fetch(args.module, json.loads(args.params), args.data_dir, args.out)
+    elif args.step == "survey-measure":
+        survey.measure(args.module, json.loads(args.params), args.signal, args.input_sdrs, args.data_dir, args.out)
+    elif args.step == "survey-reconstruct":
+        survey.reconstruct(args.spec, args.measurements, args.out)
+    elif args.step == "survey-table":
+        by_job = {(s["method"], s["variant"]): s for s in json.loads(args.specs)}
+        specs = []
+        for f in args.inputs:
+            key = (f.parent.parent.name, f.parent.name)
+            if key not in by_job:
+                raise ValueError(f"{f}: no job spec for method {key[0]!r} variant {key[1]!r}")
+            specs.append(by_job[key])
+        survey.table(args.survey, specs, args.inputs, args.measurements, args.prefix)
+        print(args.prefix.with_suffix(".md").read_text())

@@ -1,0 +1,112 @@
+"""Where every file of a run lives: the one place result paths are built, for the Snakemake rules
+(which pass wildcard placeholders such as ``"{method}"`` as the arguments) and for the Python side.
+
+Under ``<results_dir>/<run>/``::
+
+    data/<dataset>/{split}.npy, {split}_camera.npy (images), manifest.json           prepare
+    measurements/<measured>/{split}_{x,y,ids}.npy, manifest.json                        measure
+    models/<experiment>/<method>/<variant>/seed<seed>/model.pt, spec.json, ...          train
+    reconstructions/<measured>/<method>/<variant>/seed<seed>.npz                        reconstruct
+    metrics/<measured>/<method>/<variant>/seed<seed>.csv                                evaluate
+    metrics/<table>.csv, tables/<table>.{csv,md,tex}                                    table
+    figures/<experiment>_examples.png                                                   figure
+    surveys/<survey>/signals.json, measurements/<signal>.npz,
+                     reconstructions/<method>/<variant>/<signal>.npz                   survey_*
+    logs/<rule>/..., benchmarks/<rule>/...
+
+A *measured* set is what one ``measure`` job makes: an experiment's own dataset (``<experiment>``) or one of
+its extra test sets (``<experiment>/test_sets/<dataset>``, Table 2's speech); its *table* is
+``<experiment>`` or ``<experiment>/<dataset>``.
+"""
+
+from __future__ import annotations
+
+SPLITS = ("train", "val", "test")
+MEASURED_ARRAYS = ("x", "y", "ids")
+
+
+class Paths:
+    """The paths of one run (``config['results_dir']/config['run']``)."""
+
+    def __init__(self, config: dict):
+        self.root = f"{config['results_dir']}/{config['run']}"
+
+    # -------------------------------------------------------------------------------- data
+    def data(self, dataset: str) -> str:
+        return f"{self.root}/data/{dataset}"
+
+    def data_files(self, dataset: str, image: bool = False) -> list[str]:
+        """The arrays a prepare job writes (images also write each item's camera)."""
+        files = [f"{self.data(dataset)}/{s}.npy" for s in SPLITS]
+        return files + ([f"{self.data(dataset)}/{s}_camera.npy" for s in SPLITS] if image else [])
+
+    # ------------------------------------------------------------------------ measurements
+    @staticmethod
+    def measured(experiment: str, test_set: str | None = None) -> str:
+        return f"{experiment}/test_sets/{test_set}" if test_set else experiment
+
+    @staticmethod
+    def split_measured(measured: str) -> tuple[str, str | None]:
+        """``(experiment, extra test set or None)`` of a measured set."""
+        experiment, _, test_set = measured.partition("/test_sets/")
+        return experiment, test_set or None
+
+    @staticmethod
+    def table_name(measured: str) -> str:
+        experiment, test_set = Paths.split_measured(measured)
+        return f"{experiment}/{test_set}" if test_set else experiment
+
+    @staticmethod
+    def measured_of_table(table: str) -> str:
+        experiment, _, test_set = table.partition("/")
+        return Paths.measured(experiment, test_set or None)
+
+    def measurements(self, measured: str) -> str:
+        return f"{self.root}/measurements/{measured}"
+
+    def measurement_files(self, measured: str, splits=SPLITS) -> list[str]:
+        return [f"{self.measurements(measured)}/{s}_{a}.npy" for s in splits for a in MEASURED_ARRAYS]
+
+    # ----------------------------------------------------------------------------- methods
+    def model(self, experiment: str, method: str, variant: str, seed) -> str:
+        return f"{self.root}/models/{experiment}/{method}/{variant}/seed{seed}"
+
+    def reconstruction(self, measured: str, method: str, variant: str, seed) -> str:
+        return f"{self.root}/reconstructions/{measured}/{method}/{variant}/seed{seed}.npz"
+
+    def item_metrics(self, measured: str, method: str, variant: str, seed) -> str:
+        return f"{self.root}/metrics/{measured}/{method}/{variant}/seed{seed}.csv"
+
+    # ------------------------------------------------------------------------------ report
+    def table_metrics(self, table: str) -> str:
+        """Every item's metrics of a table, one tidy CSV."""
+        return f"{self.root}/metrics/{table}.csv"
+
+    def table(self, table: str, ext: str) -> str:
+        return f"{self.root}/tables/{table}.{ext}"
+
+    def tables(self, table: str) -> list[str]:
+        return [self.table(table, ext) for ext in ("csv", "md", "tex")]
+
+    def figure(self, experiment: str) -> str:
+        return f"{self.root}/figures/{experiment}_examples.png"
+
+    # ----------------------------------------------------------------------------- surveys
+    def survey(self, survey: str) -> str:
+        return f"{self.root}/surveys/{survey}"
+
+    def survey_signals(self, survey: str) -> str:
+        return f"{self.survey(survey)}/signals.json"
+
+    def survey_measurement(self, survey: str, signal: str) -> str:
+        return f"{self.survey(survey)}/measurements/{signal}.npz"
+
+    def survey_reconstruction(self, survey: str, method: str, variant: str, signal: str) -> str:
+        return f"{self.survey(survey)}/reconstructions/{method}/{variant}/{signal}.npz"
+
+    # ------------------------------------------------------------------- logs, benchmarks
+    def log(self, rule: str, *parts: str) -> str:
+        return f"{self.root}/logs/{rule}/{'/'.join(parts)}.log"
+
+    def benchmark(self, rule: str, *parts: str) -> str:
+        return f"{self.root}/benchmarks/{rule}/{'/'.join(parts)}.tsv"

@@ -1,0 +1,391 @@
+"""The plug-in contracts: methods (``methods/<name>/``) and datasets (``datasets/<name>.py``).
+
+**A method** is a folder ``methods/<name>/`` holding everything private to it:
+
+- ``method.yaml``, its declaration (checked against ``workflow/schemas/method.schema.yaml``): name, label,
+  supervision, trains, modalities, env, resources, variants (each a table row, with its ``params``);
+- ``method.py``, defining exactly one subclass of :class:`Method`: ``parameters`` (the declaration of every
+  parameter, with types and defaults, :mod:`declipbench.pipeline.parameters`), ``reconstruct`` and, for a
+  method that trains, ``fit``;
+- any other modules it needs: the folder is imported as a package, so ``method.py`` can say
+  ``from .gabor import GaborFrame``.
+
+**A dataset** is a module ``datasets/<name>.py`` with ``MODALITY`` (``audio`` or ``image``),
+``PARAMETERS`` (declared like a method's), an optional ``check(params, where)`` for constraints across
+parameters, and either ``generate(params, split, count)`` (a generator: it declares ``splits`` and
+``sample_rate``; the prepare step writes what it returns) or ``prepare(params, out_dir, data_dir)`` (it
+writes ``{split}.npy`` itself, and ``{split}_camera.npy`` for images, and returns its manifest). A survey
+data set (``KIND = "survey"``, ``datasets/sqam.py``) instead gives whole signals to the survey protocol:
+``PARAMETERS``, ``SAMPLE_RATE``, ``selected``, ``fetch``, ``load``.
+
+Folders and files whose name starts with ``_`` (such as ``methods/_template``) are not discovered.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import importlib.util
+import sys
+import types
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .parameters import resolve
+from .schema import errors, fill_defaults, load_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+METHOD_SCHEMA = ROOT / "workflow" / "schemas" / "method.schema.yaml"
+MODALITIES = ("audio", "image")
+
+
+class PluginError(ValueError):
+    """A malformed plug-in or a wrong reference to one; the message names the file and the field."""
+
+
+@dataclass
+class Context:
+    """What a method gets besides its data: resolved parameters, thresholds, where to keep files."""
+
+    params: dict
+    tau_low: float
+    tau_high: float
+    seed: int = 0
+    workdir: Path | None = None  # model directory for methods that train
+    device: str = "auto"
+    threads: int | None = None
+    progress: bool = True
+    sample_rate: int | None = None  # of the data, in Hz (audio)
+    modality: str = "audio"  # audio: items x samples; image: items x C x H x W
+
+    @property
+    def thresholds(self):
+        from ..physics.clipping import Thresholds
+
+        return Thresholds(self.tau_low, self.tau_high)
+
+    @classmethod
+    def from_spec(cls, spec: dict, workdir: Path | None = None, **changes) -> "Context":
+        """The context of a job spec (:func:`declipbench.pipeline.config.job_spec`): symmetric thresholds
+        ``(-tau, tau)`` (images: ``tau = 1``, the saturation level, and nothing is ever clipped low);
+        ``changes`` replace fields (the survey gives each case its own threshold)."""
+        tau = float(spec.get("tau", 1.0))
+        return cls(**{"params": spec["params"], "tau_low": -tau, "tau_high": tau, "seed": int(spec.get("seed", 0)),
+                      "workdir": Path(workdir) if workdir else None, "device": spec.get("device", "auto"),
+                      "threads": spec.get("threads"), "progress": spec.get("progress", True),
+                      "sample_rate": spec.get("sample_rate"), "modality": spec.get("modality", "audio"),
+                      **changes})
+
+
+@dataclass
+class TrainData:
+    """Training data handed to :meth:`Method.fit`.
+
+    ``x_train`` is ``None`` unless the method declares ``supervision: pairs``. ``y_val``/``x_val`` are
+    a small clean validation set for *monitoring* (logged validation SDR); a method that does not
+    declare ``pairs`` must not use them to select or tune anything.
+    """
+
+    y_train: np.ndarray
+    x_train: np.ndarray | None
+    y_val: np.ndarray | None = None
+    x_val: np.ndarray | None = None
+
+
+class Method:
+    """Base class of a method's code. Subclass it in ``methods/<name>/method.py``.
+
+    ``parameters`` declares every parameter the method reads (:class:`declipbench.Param`, nested mappings
+    for sections): the configuration is checked against it, and ``ctx.params`` holds the resolved values
+    (defaults filled in). Override :meth:`reconstruct`; methods that train also override :meth:`fit` and
+    save what they learned into ``ctx.workdir`` (``reconstruct`` then finds it there).
+    """
+
+    parameters: dict = {}
+    supervision: str = "none"  # set from method.yaml when the method is loaded
+
+    @classmethod
+    def declaration(cls) -> dict:
+        """The parameter declaration (``parameters``; a method may build it, see ``NetworkMethod``)."""
+        return cls.parameters
+
+    @classmethod
+    def check(cls, params: dict, where: str) -> None:
+        """Constraints across parameters that the declaration cannot express; raise ``ValueError``."""
+
+    def fit(self, data: TrainData, ctx: Context) -> None:
+        raise NotImplementedError(f"{type(self).__name__} declares trains: true but does not implement fit()")
+
+    def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
+        """Return ``x_hat`` with the same shape as ``y`` (items on the first axis)."""
+        raise NotImplementedError
+
+    def reconstruct_per_threshold(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
+        """Items clipped at their own symmetric thresholds ``taus`` (one per item; the SQAM survey clips
+        each case to a target input SDR). The default calls :meth:`reconstruct` once per item with
+        ``tau_low, tau_high = -tau, tau``; override it to batch (``methods/social_sparsity`` does)."""
+        taus = np.asarray(taus, dtype=np.float64).reshape(-1)
+        if len(taus) != len(y):
+            raise ValueError(f"{len(taus)} thresholds for {len(y)} items")
+        return np.stack([np.asarray(self.reconstruct(y[i : i + 1], replace(ctx, tau_low=-float(t), tau_high=float(t))))[0]
+                         for i, t in enumerate(taus)])
+
+
+# ------------------------------------------------------------------------------------ declarations
+@dataclass
+class Declaration:
+    """A method's ``method.yaml``, validated, defaults filled."""
+
+    name: str
+    path: Path
+    data: dict
+
+    def __getattr__(self, key):
+        try:
+            return self.__dict__["data"][key]
+        except KeyError as exc:
+            raise AttributeError(key) from exc
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def default_variants(self) -> list[str]:
+        return list(self.data.get("default_variants") or self.data["variants"])
+
+    def variant_label(self, variant: str) -> str:
+        base, _, grid = variant.partition("@")
+        v = self.data["variants"].get(base, {})
+        label = v.get("label") or self.data.get("label") or self.name
+        return f"{label} ({grid})" if grid else label
+
+
+@lru_cache(maxsize=256)
+def _parse_yaml(path: str, mtime_ns: int, size: int) -> Any:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _load_yaml(path: Path) -> Any:
+    """The parsed file, a fresh copy. Parsed once per content (path, mtime, size): the workflow asks for
+    the method declarations for every job spec and every rule's threads, and YAML parsing was 90 % of
+    Snakemake's start-up on the paper config."""
+    st = Path(path).stat()
+    try:
+        return copy.deepcopy(_parse_yaml(str(path), st.st_mtime_ns, st.st_size))
+    except yaml.YAMLError as exc:
+        raise PluginError(f"{path}: not valid YAML: {exc}") from exc
+
+
+@lru_cache(maxsize=None)
+def _method_schema() -> dict:
+    return load_schema(METHOD_SCHEMA)
+
+
+def validate_declaration(path: Path) -> Declaration:
+    path = Path(path)
+    data = _load_yaml(path)
+    if not isinstance(data, dict):
+        raise PluginError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
+    problems = errors(_method_schema(), data, limit=1)
+    if problems:
+        field_name, _, message = problems[0].partition(": ")
+        raise PluginError(f"{path}: field {field_name!r}: {message}")
+    fill_defaults(_method_schema(), data)
+    folder = path.parent.name.lstrip("_")  # a private folder (methods/_template) is named without its "_"
+    if data["name"] != folder:
+        raise PluginError(f"{path}: field 'name': {data['name']!r} must equal the folder name {folder!r}")
+    for v in data.get("default_variants") or []:
+        if v not in data["variants"]:
+            raise PluginError(f"{path}: field 'default_variants': {v!r} is not one of the variants {sorted(data['variants'])}")
+    if not (path.parent / "method.py").exists():
+        raise PluginError(f"{path.parent}: missing method.py next to method.yaml")
+    env = ROOT / "workflow" / "envs" / f"{data['env']}.yaml"
+    if not env.exists():
+        raise PluginError(f"{path}: field 'env': no env file {env.relative_to(ROOT)}")
+    return Declaration(data["name"], path, data)
+
+
+def method_folders(root: Path | str = ROOT, include_private: bool = False) -> list[Path]:
+    """The method folders under ``root/methods`` (``_template`` and other ``_`` folders only when asked)."""
+    return [d for d in sorted(Path(root, "methods").iterdir())
+            if d.is_dir() and not d.name.startswith(".") and d.name != "__pycache__"
+            and (include_private or not d.name.startswith("_"))]
+
+
+def discover_methods(root: Path | str = ROOT, include_private: bool = False) -> dict[str, Declaration]:
+    found = {}
+    for folder in method_folders(root, include_private):
+        yml = folder / "method.yaml"
+        if not yml.is_file():
+            continue
+        decl = validate_declaration(yml)
+        found[decl.name] = decl
+    return found
+
+
+def unknown_method(name: str, methods: dict, root: Path | str = ROOT) -> PluginError:
+    """The error for a method name that is not discovered, saying why when the folder exists."""
+    folder = Path(root, "methods", name)
+    if folder.is_dir() and not (folder / "method.yaml").is_file():
+        return PluginError(f"unknown method {name!r}: the folder {folder} exists but has no method.yaml "
+                           f"(copy methods/_template to start one); available: {sorted(methods)}")
+    return PluginError(f"unknown method {name!r}; available: {sorted(methods)}")
+
+
+_PACKAGES: dict[str, tuple[tuple, types.ModuleType]] = {}
+
+
+def _package_name(folder: Path) -> str:
+    if folder.parent == ROOT / "methods":
+        return f"declipbench_methods.{folder.name}"
+    return f"declipbench_methods.{folder.name}_{hashlib.sha256(str(folder).encode()).hexdigest()[:8]}"
+
+
+def import_method_module(folder: Path | str, module: str = "method") -> types.ModuleType:
+    """Import ``module`` of a method folder, the folder being a package (``declipbench_methods.<name>``) so
+    that its modules import each other with relative imports. Imported once per content of its ``.py``
+    files; an edited file is imported afresh."""
+    folder = Path(folder).resolve()
+    name = _package_name(folder)
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.py")))
+    cached = _PACKAGES.get(name)
+    if cached is None or cached[0] != stamp:
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
+        if "declipbench_methods" not in sys.modules:
+            parent = types.ModuleType("declipbench_methods")
+            parent.__path__ = []
+            sys.modules["declipbench_methods"] = parent
+        init = folder / "__init__.py"
+        spec = importlib.util.spec_from_file_location(name, init if init.is_file() else None,
+                                                      submodule_search_locations=[str(folder)])
+        if spec is None or not init.is_file():
+            spec = importlib.util.spec_from_loader(name, loader=None, is_package=True)
+            spec.submodule_search_locations = [str(folder)]
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        if init.is_file():
+            spec.loader.exec_module(package)
+        _PACKAGES[name] = (stamp, package)
+    return importlib.import_module(f"{name}.{module}")
+
+
+def method_class(decl: Declaration) -> type[Method]:
+    """The one :class:`Method` subclass defined in the method's ``method.py``."""
+    path = decl.folder / "method.py"
+    try:
+        module = import_method_module(decl.folder)
+    except SyntaxError as exc:
+        raise PluginError(f"{path}: syntax error at line {exc.lineno}: {exc.msg}") from exc
+    except ImportError as exc:
+        raise PluginError(f"{path}: cannot import it: {exc}") from exc
+    classes = [c for c in vars(module).values()
+               if isinstance(c, type) and issubclass(c, Method) and c.__module__ == module.__name__]
+    if len(classes) != 1:
+        raise PluginError(f"{path}: must define exactly one subclass of declipbench.Method, "
+                          f"found {[c.__name__ for c in classes]}")
+    cls = classes[0]
+    cls.supervision = decl.supervision
+    cls.source = path
+    return cls
+
+
+def load_method(name: str, root: Path | str = ROOT) -> tuple[Declaration, Method]:
+    methods = discover_methods(root)
+    if name not in methods:
+        raise unknown_method(name, methods, root)
+    decl = methods[name]
+    return decl, method_class(decl)()
+
+
+def method_params(cls: type[Method], given: dict | None, where: str, check: bool = True) -> dict:
+    """``given`` resolved against the method's declaration (defaults filled, every value and name
+    checked) and, with ``check``, its cross-parameter :meth:`Method.check`; errors name ``where`` and the
+    field."""
+    try:
+        params = resolve(cls.declaration(), given, where)
+        if check:
+            cls.check(params, where)
+    except ValueError as exc:
+        raise PluginError(str(exc)) from exc
+    return params
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` relative to the repository when it is inside it (for messages)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+# ------------------------------------------------------------------------------------------- datasets
+def discover_datasets(root: Path | str = ROOT) -> list[str]:
+    return sorted(p.stem for p in Path(root, "datasets").glob("*.py") if not p.stem.startswith("_"))
+
+
+def _import_file(path: Path, module_name: str):
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_dataset_module(mod, path: Path) -> None:
+    """The dataset contract (module docstring); a breach is a :class:`PluginError` naming the file."""
+    if not isinstance(getattr(mod, "PARAMETERS", None), dict):
+        raise PluginError(f"{path}: a dataset module declares its parameters in PARAMETERS (a mapping of "
+                          f"declipbench.Param)")
+    if getattr(mod, "KIND", None) == "survey":
+        missing = [n for n in ("SAMPLE_RATE", "selected", "fetch", "load") if not hasattr(mod, n)]
+        if missing:
+            raise PluginError(f"{path}: a survey data set (KIND = 'survey') must define {missing}")
+        return
+    if getattr(mod, "MODALITY", None) not in MODALITIES:
+        raise PluginError(f"{path}: MODALITY must be one of {list(MODALITIES)}, got {getattr(mod, 'MODALITY', None)!r}")
+    has_gen, has_prep = callable(getattr(mod, "generate", None)), callable(getattr(mod, "prepare", None))
+    if has_gen == has_prep:
+        raise PluginError(f"{path}: define exactly one of generate(params, split, count) and "
+                          f"prepare(params, out_dir, data_dir)")
+    if has_gen:
+        missing = [k for k in ("splits", "sample_rate") if k not in mod.PARAMETERS]
+        if missing or mod.MODALITY != "audio":
+            raise PluginError(f"{path}: a generator module is an audio dataset declaring the parameters "
+                              f"'splits' and 'sample_rate' (missing: {missing})")
+
+
+@lru_cache(maxsize=None)
+def _load_dataset(path: str, mtime_ns: int, size: int):
+    p = Path(path)
+    mod = _import_file(p, f"declipbench_datasets.{p.stem}")
+    check_dataset_module(mod, p)
+    return mod
+
+
+def load_dataset(name: str, root: Path | str = ROOT):
+    """The dataset module ``datasets/<name>.py``, its contract checked (imported once per content)."""
+    path = Path(root, "datasets", f"{name}.py")
+    if not path.exists():
+        raise PluginError(f"unknown dataset module {name!r}; available: {discover_datasets(root)}")
+    st = path.stat()
+    return _load_dataset(str(path), st.st_mtime_ns, st.st_size)
+
+
+def dataset_params(mod, given: dict | None, where: str) -> dict:
+    """A dataset module's parameters resolved against its ``PARAMETERS`` and its ``check``."""
+    try:
+        params = resolve(mod.PARAMETERS, given, where)
+        if callable(getattr(mod, "check", None)):
+            mod.check(params, where)
+    except ValueError as exc:
+        raise PluginError(str(exc)) from exc
+    return params

@@ -1,0 +1,270 @@
+"""The one training loop shared by every learned method.
+
+Seeded (one ``torch.Generator`` drives batches, crops and the losses' draws), Adam, a checkpoint after every
+epoch (model, optimiser, generator state, log) so an interrupted run resumes where it stopped and ends with
+the same weights, validation SDR each epoch, a tqdm progress bar, a CSV log, CUDA when present.
+
+The loss is the weighted sum of loss objects (:mod:`declipbench.losses`), each giving one value per item;
+the loop never looks at their names. Clean training signals reach it only when a loss declares
+``needs_clean``; validation SDR is logged to monitor training and never used to select weights (the final
+epoch's weights are kept), so a self-supervised run never learns from clean signals.
+
+Items are ``N x T`` (audio: random crops of ``crop`` samples, a channel axis added) or ``N x C x H x W``
+(images: random ``crop x crop`` patches), as the data's declared modality says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..data import io
+from ..losses import Loss
+from ..metrics.sdr import sdr_db_items
+from ..physics.clipping import Thresholds
+from ..pipeline.parameters import Param, resolve
+from .device import pick_device, set_threads
+
+log = logging.getLogger("declipbench.training")
+
+#: The parameters of the training loop (section ``training`` of a learned method's parameters).
+TRAINING = {
+    "epochs": Param(10, int, min=1),
+    "steps_per_epoch": Param(100, int, min=1, help="optimiser steps per epoch (the same for every subset size)"),
+    "batch_size": Param(16, int, min=1),
+    "lr": Param(1e-3, float, above=0, help="Adam learning rate"),
+    "lr_schedule": Param("cosine", choices=("constant", "cosine"),
+                         help="cosine: decays to lr * lr_final_factor at the last epoch"),
+    "lr_final_factor": Param(0.05, float, min=0, max=1),
+    "crop": Param(8192, int, min=16, nullable=True,
+                  help="random crop for training: samples (audio) or a square side (images); null: whole items"),
+    "item_weighting": Param("none", choices=("none", "energy"),
+                            help="none: plain means over samples (the paper); energy: each item's loss divided by "
+                                 "the mean energy of its measurement y (observed, so still self-supervised)"),
+    "subset_fraction": Param(1.0, float, above=0, max=1,
+                             help="fraction of the training items used (Supervised 5%: 0.05), fixed by the seed"),
+    "grad_clip": Param(1.0, float, above=0, nullable=True, help="gradient-norm clip (null: none)"),
+    "val_batch_size": Param(16, int, min=1),
+}
+
+
+class TrainSettings(SimpleNamespace):
+    """The resolved ``training`` section as attributes (``s.lr``, ``s.epochs``, ...)."""
+
+    @classmethod
+    def from_params(cls, training: dict | None = None, where: str = "training") -> "TrainSettings":
+        return cls(**resolve(TRAINING, training, where))
+
+
+def subset_indices(n: int, fraction: float, seed: int) -> np.ndarray:
+    """A fixed subset of ``ceil(fraction * n)`` training items, chosen by seed (sorted)."""
+    if fraction >= 1:
+        return np.arange(n)
+    k = max(1, int(math.ceil(fraction * n)))
+    rng = np.random.default_rng([seed, 5])
+    return np.sort(rng.choice(n, size=k, replace=False))
+
+
+def _check_items(data, modality: str, what: str) -> None:
+    rank = {"audio": 2, "image": 4}.get(modality)
+    if rank is None:
+        raise ValueError(f"unknown modality {modality!r}; expected 'audio' or 'image'")
+    if np.ndim(data) != rank:
+        want = "items x samples" if modality == "audio" else "items x C x H x W"
+        raise ValueError(f"{what}: {modality} data must be {want}, got shape {tuple(np.shape(data))}")
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, y: np.ndarray, batch_size: int = 16, device=None, *,
+            modality: str) -> np.ndarray:
+    """Run ``model`` over items ``y`` (``N x T`` audio or ``N x C x H x W`` images), returning float32."""
+    _check_items(y, modality, "predict")
+    device = device or next(model.parameters()).device
+    model.eval()
+    out = []
+    audio = modality == "audio"
+    for i in range(0, len(y), batch_size):
+        yb = torch.as_tensor(np.array(y[i : i + batch_size], dtype=np.float32), device=device)  # a copy: y may be a read-only memmap
+        xb = model(yb.unsqueeze(1) if audio else yb)
+        out.append((xb.squeeze(1) if audio else xb).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros_like(y, dtype=np.float32)
+
+
+def _lr_at(s: TrainSettings, epoch: int) -> float:
+    if s.lr_schedule == "constant" or s.epochs == 1:
+        return s.lr
+    t = epoch / (s.epochs - 1)
+    return s.lr * (s.lr_final_factor + (1 - s.lr_final_factor) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _crop_starts(n: int, length: int, crop: int | None, gen: torch.Generator) -> torch.Tensor | None:
+    """Random start of a crop for each of ``n`` items (``None``: whole items)."""
+    if crop is None or crop >= length:
+        return None
+    return torch.randint(0, length - crop + 1, (n,), generator=gen)
+
+
+def _take(data: torch.Tensor, idx: torch.Tensor, starts: torch.Tensor | None, crop: int | None) -> torch.Tensor:
+    rows = data[idx]
+    if starts is None:
+        return rows
+    return torch.gather(rows, 1, starts[:, None] + torch.arange(crop)[None, :])
+
+
+def _crop_corners(n: int, height: int, width: int, crop: int | None,
+                  gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Random top-left corner of a ``crop x crop`` patch for each of ``n`` images (``None``: whole images)."""
+    if crop is None or (crop >= height and crop >= width):
+        return None
+    ch, cw = min(crop, height), min(crop, width)
+    return (torch.randint(0, height - ch + 1, (n,), generator=gen), torch.randint(0, width - cw + 1, (n,), generator=gen))
+
+
+def _take2d(data: torch.Tensor, idx: torch.Tensor, corners, crop: int | None) -> torch.Tensor:
+    """Images ``idx`` of ``data`` (``N x C x H x W``), cropped at ``corners`` to ``crop x crop``."""
+    rows = data[idx]
+    if corners is None:
+        return rows
+    ch, cw = min(crop, data.shape[2]), min(crop, data.shape[3])
+    return torch.stack([r[:, t : t + ch, l : l + cw] for r, t, l in zip(rows, corners[0].tolist(), corners[1].tolist())])
+
+
+def _draw_batch(y_tr, x_tr, s: TrainSettings, gen: torch.Generator, modality: str):
+    """One training batch ``B x C x ...`` of measurements (and clean signals, or ``None``): random items,
+    then a random crop of each (audio: a channel axis is added; images keep theirs)."""
+    idx = torch.randint(0, len(y_tr), (s.batch_size,), generator=gen)
+    if modality == "image":
+        corners = _crop_corners(len(idx), y_tr.shape[2], y_tr.shape[3], s.crop, gen)
+        take = lambda data: _take2d(data, idx, corners, s.crop)  # noqa: E731
+    else:
+        starts = _crop_starts(len(idx), y_tr.shape[-1], s.crop, gen)
+        take = lambda data: _take(data, idx, starts, s.crop).unsqueeze(1)  # noqa: E731
+    return take(y_tr), (take(x_tr) if x_tr is not None else None)
+
+
+def fingerprint(s: TrainSettings, losses: list[Loss], seed: int) -> str:
+    """What decides the training run (settings, losses and their parameters, seed), for resuming."""
+    d = {"training": vars(s), "losses": [[loss.name, loss.params] for loss in losses], "seed": int(seed)}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: TrainSettings, workdir: str | Path,
+        y_train: np.ndarray, x_train: np.ndarray | None = None,
+        y_val: np.ndarray | None = None, x_val: np.ndarray | None = None, *, modality: str, seed: int = 0,
+        device: str = "auto", threads: int | None = None, progress: bool = True,
+        on_epoch_end: Callable[[int], None] | None = None) -> list[dict]:
+    """Train ``model`` (a reconstructor ``y -> x_hat``) in place on the weighted sum of ``losses``;
+    returns the per-epoch log rows.
+
+    Files in ``workdir``: ``checkpoint.pt`` (after each epoch, for resume), ``train_log.csv``.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not losses:
+        raise ValueError("training needs at least one loss")
+    _check_items(y_train, modality, "training measurements")
+    needs_x = any(loss.needs_clean for loss in losses)
+    if needs_x and x_train is None:
+        raise ValueError(f"loss {[l.name for l in losses if l.needs_clean]} needs clean training signals")
+    if not needs_x:
+        x_train = None  # a self-supervised loss never sees ground truth
+    set_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    device = pick_device(device)
+    model.to(device)
+
+    keep = subset_indices(len(y_train), s.subset_fraction, seed)
+    y_tr = torch.as_tensor(np.asarray(y_train, dtype=np.float32)[keep])
+    x_tr = torch.as_tensor(np.asarray(x_train, dtype=np.float32)[keep]) if x_train is not None else None
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+    gen = torch.Generator().manual_seed(seed)
+    active = [loss for loss in losses if loss.weight > 0]
+    rows: list[dict] = []
+    start_epoch = 0
+    ckpt_path = workdir / "checkpoint.pt"
+    fp = fingerprint(s, losses, seed)
+    ckpt = None
+    if ckpt_path.exists():
+        try:
+            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"cannot read checkpoint {ckpt_path}: {exc}; move it away to start over") from exc
+        if ckpt.get("fingerprint") != fp:
+            stale = ckpt_path.with_name(f"checkpoint.{ckpt.get('fingerprint')}.pt")
+            ckpt_path.replace(stale)  # other settings: keep it, but start over
+            log.warning("%s was written with other training settings; kept as %s, starting over", ckpt_path, stale.name)
+            ckpt = None
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        gen.set_state(ckpt["generator"])
+        rows = [dict(r) for r in json.loads(ckpt["log"])]
+        start_epoch = int(ckpt["epoch"]) + 1
+        log.info("resuming %s from epoch %d/%d", ckpt_path, start_epoch + 1, s.epochs)
+
+    log.info("training on %s: %d items (of %d), device %s, %d epochs x %d steps, batch %d",
+             " + ".join(f"{l.weight:g} {l.name}" for l in active), len(y_tr), len(y_train), device, s.epochs,
+             s.steps_per_epoch, s.batch_size)
+    for epoch in range(start_epoch, s.epochs):
+        lr = _lr_at(s, epoch)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        model.train()
+        t0 = time.time()
+        sums = {"loss": 0.0, **{l.name: 0.0 for l in active}}
+        # a live bar on a terminal; in a job's log file one line every 30 s
+        bar = tqdm(range(s.steps_per_epoch), desc=f"epoch {epoch + 1}/{s.epochs}", disable=not progress,
+                   leave=False, mininterval=2.0 if sys.stderr.isatty() else 30.0)
+        for _ in bar:
+            yb, xb = _draw_batch(y_tr, x_tr, s, gen, modality)
+            yb = yb.to(device)
+            xb = xb.to(device) if xb is not None else None
+            x_hat = model(yb)
+            if s.item_weighting == "energy":
+                w = 1.0 / yb.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)
+                w = w / w.mean()
+            else:
+                w = torch.ones(len(yb), device=device)
+            loss = 0
+            for term in active:
+                value = (w * term(x_hat, yb, xb, model=model, physics=physics, generator=gen)).mean()
+                sums[term.name] += value.item()
+                loss = loss + term.weight * value
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if s.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+            opt.step()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training diverged at epoch {epoch + 1}: loss is {loss.item()}")
+            sums["loss"] += loss.item()
+            bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
+        row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - t0, 3),
+               "items_per_s": round(s.steps_per_epoch * s.batch_size / max(time.time() - t0, 1e-9), 2)}
+        row.update({f"train_{k}": v / s.steps_per_epoch for k, v in sums.items()})
+        if y_val is not None and x_val is not None:
+            x_hat_val = predict(model, y_val, s.val_batch_size, device, modality=modality)
+            row["val_sdr"] = float(np.mean(sdr_db_items(np.asarray(x_val), x_hat_val)))
+        rows.append(row)
+        log.info("epoch %d/%d loss %.4g%s (%.1f s, %.1f items/s)", epoch + 1, s.epochs, row["train_loss"],
+                 f" val SDR {row['val_sdr']:.2f} dB" if "val_sdr" in row else "", row["seconds"], row["items_per_s"])
+        ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                "epoch": epoch, "fingerprint": fp, "log": json.dumps(rows)}
+        with io.atomic_path(ckpt_path) as tmp:
+            torch.save(ckpt, tmp)
+        fieldnames = list(dict.fromkeys(k for r in rows for k in r))
+        io.write_csv(workdir / "train_log.csv", rows, fieldnames)
+        if on_epoch_end:
+            on_epoch_end(epoch)
+    return rows
