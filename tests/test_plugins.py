@@ -190,3 +190,15 @@ def test_a_misspelt_variant_parameter_names_method_yaml(tmp_path):
     cls = method_class(validate_declaration(path))
     with pytest.raises(PluginError, match=r"variants.default.params.gian: unknown parameter; known: \['gain'\]"):
         method_params(cls, {"gian": 2.0}, f"{path}: variants.default.params")
+
+
+def test_describe_lists_the_declared_parameters(capsys):
+    from declipbench.pipeline.cli import main
+
+    assert main(["describe", "method", "social_sparsity"]) == 0
+    out = capsys.readouterr().out
+    assert "method social_sparsity, Social sparsity (methods/social_sparsity)" in out
+    assert "| `lambdas.num` | `20` | int, >= 1 |" in out and "| `shrinkage` | `'pew'` | str, one of ['pew', 'ew'] |" in out
+    assert main(["describe", "dataset", "synthetic_music"]) == 0
+    assert "| `splits.train` | `2000` | int, >= 0 |" in capsys.readouterr().out
+    assert main(["describe", "method", "magic"]) == 2

@@ -180,14 +180,15 @@ def _run(args) -> int:
 def describe(kind: str, name: str) -> str:
     """The parameters a method or a dataset module declares, as a Markdown table."""
     from .parameters import describe as rows_of
-    from .plugins import discover_methods, load_dataset, method_class, unknown_method
+    from .plugins import discover_methods, display_path, load_dataset, method_class, unknown_method
 
     if kind == "method":
         methods = discover_methods()
         if name not in methods:
             raise unknown_method(name, methods)
         decl = methods[name]
-        declaration, head = method_class(decl).declaration(), f"{decl.label} ({decl.path.parent}): {decl.summary}"
+        declaration = method_class(decl).declaration()
+        head = f"method {name}, {decl.label} ({display_path(decl.folder)}): {decl.summary}"
     else:
         mod = load_dataset(name)
         declaration, head = mod.PARAMETERS, f"dataset module {name}: {(mod.__doc__ or '').strip().splitlines()[0]}"
