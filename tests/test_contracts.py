@@ -18,7 +18,7 @@ import soundfile as sf
 
 from conftest import FIXTURES, assert_prepared
 from declipbench.data import hdrio, io
-from declipbench.pipeline import steps
+from declipbench.pipeline import plugins, steps
 from declipbench.pipeline.config import deep_merge
 from declipbench.pipeline.plugins import (PluginError, dataset_params, discover_datasets, discover_methods,
                                           load_dataset, method_class, method_params)
@@ -49,7 +49,7 @@ CASES = [(name, modality, variant) for name, decl in METHODS.items() for modalit
 @pytest.mark.parametrize("name, modality, variant", CASES, ids=[f"{n}-{m}-{v}" for n, m, v in CASES])
 def test_method_contract(name, modality, variant, tiny_measurements, tmp_path, monkeypatch):
     decl = METHODS[name]
-    monkeypatch.setattr(steps, "discover_methods", lambda: METHODS)  # the steps see the template too
+    monkeypatch.setattr(plugins, "discover_methods", lambda *a, **k: METHODS)  # the steps see the template too
     cls = method_class(decl)
     params = method_params(cls, deep_merge(decl.variants[variant].get("params") or {}, decl.test_params),
                            f"{decl.path}: variants.{variant}.params + test_params")

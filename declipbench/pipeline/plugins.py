@@ -265,9 +265,9 @@ def import_method_module(folder: Path | str, module: str = "method") -> types.Mo
             parent.__path__ = []
             sys.modules["declipbench_methods"] = parent
         init = folder / "__init__.py"
-        spec = importlib.util.spec_from_file_location(name, init if init.is_file() else None,
-                                                      submodule_search_locations=[str(folder)])
-        if spec is None or not init.is_file():
+        if init.is_file():
+            spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+        else:  # a plain folder: a package without code of its own
             spec = importlib.util.spec_from_loader(name, loader=None, is_package=True)
             spec.submodule_search_locations = [str(folder)]
         package = importlib.util.module_from_spec(spec)

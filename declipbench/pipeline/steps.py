@@ -21,7 +21,7 @@ from ..metrics import METRICS
 from ..metrics.sdr import sdr_db_items
 from ..physics.clipping import Thresholds, clip, has_clipping
 from ..report.records import record, write_records
-from .plugins import Context, TrainData, dataset_params, discover_methods, load_dataset, method_class, method_params
+from .plugins import Context, TrainData, dataset_params, load_dataset, load_method, method_params
 
 log = logging.getLogger("declipbench")
 SPLITS = ("train", "val", "test")
@@ -221,15 +221,8 @@ def load_split(meas_dir: Path, split: str, with_x: bool) -> tuple[np.ndarray, np
 def method_of(spec: dict):
     """``(declaration, method object, context parameters)`` of a job spec; the spec's parameters are
     resolved against the method's declaration again (a hand-written spec is checked like a config)."""
-    methods = discover_methods()
-    if spec["method"] not in methods:
-        from .plugins import unknown_method
-
-        raise unknown_method(spec["method"], methods)
-    decl = methods[spec["method"]]
-    cls = method_class(decl)
-    params = method_params(cls, spec["params"], f"spec of {spec['method']}/{spec['variant']}: params")
-    return decl, cls(), params
+    decl, method = load_method(spec["method"])
+    return decl, method, method_params(type(method), spec["params"], f"spec of {spec['method']}/{spec['variant']}: params")
 
 
 def run_method(method, spec: dict, y: np.ndarray, ctx: Context,
