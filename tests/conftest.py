@@ -11,12 +11,6 @@ SHARED = ROOT.parent / "shared"
 FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", SHARED / "fixtures"))
 BIN = Path(sys.executable).parent
 
-# NIQE needs the pristine model of the official release, which the product never takes from the test
-# fixtures: the tests (and the snakemake runs they start) get it through the documented variable.
-_NIQE_FIXTURE = FIXTURES / "niqe" / "niqe_pris_params.npz"
-if _NIQE_FIXTURE.is_file():
-    os.environ.setdefault("DECLIPBENCH_NIQE_MODEL", str(_NIQE_FIXTURE))
-
 
 def snakemake(*args, cwd=ROOT, timeout=900, check=True):
     """Run snakemake from the test environment; returns the CompletedProcess (output captured)."""

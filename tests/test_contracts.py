@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import FIXTURES, assert_prepared
+from conftest import FIXTURES, ROOT, assert_prepared
 from declipbench.data import hdrio, io
 from declipbench.pipeline import plugins, steps
 from declipbench.pipeline.config import deep_merge
-from declipbench.pipeline.plugins import (PluginError, dataset_params, discover_datasets, discover_methods,
-                                          load_dataset, method_class, method_params)
+from declipbench.pipeline.plugins import (MethodError, PluginError, dataset_params, discover_datasets,
+                                          discover_methods, load_dataset, method_class, method_params)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -90,9 +90,41 @@ def test_a_method_returning_the_wrong_shape_is_named(tiny_measurements, tmp_path
     monkeypatch.setattr(cls, "reconstruct", lambda self, y, ctx: np.asarray(y)[:, :-1])
     spec = {"experiment": "c", "method": "identity", "variant": "default", "seed": 0, "params": {},
             "modality": "audio", "tau": 0.1, "device": "cpu", "threads": 1, "progress": False}
-    with pytest.raises(ValueError, match=r"method 'identity' \(variant 'default'\) returned shape"):
+    with pytest.raises(MethodError, match=r"method 'identity' \(variant 'default', methods/identity/method.py\) "
+                                          r"returned shape \(\d+, \d+\) for input"):
         steps.reconstruct(spec, tiny_measurements["audio"], None, tmp_path / "r.npz")
     assert not (tmp_path / "r.npz").exists()
+
+
+def test_a_method_that_raises_is_named_with_its_variant_and_file(tiny_measurements, tmp_path, monkeypatch):
+    """The error names the method, the variant and its file, keeps the method's traceback, and the step's
+    command line says it in one line (exit status 2), not as a raw traceback only."""
+    import subprocess
+    import sys
+
+    cls = method_class(METHODS["identity"])
+
+    def broken(self, y, ctx):
+        raise RuntimeError("division by zero somewhere")
+
+    monkeypatch.setattr(cls, "reconstruct", broken)
+    spec = {"experiment": "c", "method": "identity", "variant": "default", "seed": 0, "params": {},
+            "modality": "audio", "tau": 0.1, "device": "cpu", "threads": 1, "progress": False}
+    with pytest.raises(MethodError, match=r"method 'identity' \(variant 'default', methods/identity/method.py\) "
+                                          r"failed in reconstruct: RuntimeError: division by zero somewhere") as info:
+        steps.reconstruct(spec, tiny_measurements["audio"], None, tmp_path / "r.npz")
+    assert isinstance(info.value.__cause__, RuntimeError)
+    # through the command line the rules call: a method.py that does not even import
+    root = tmp_path / "repo"
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__",
+                                                              "data", "*.egg-info", ".pytest_cache"))
+    (root / "methods" / "identity" / "method.py").write_text("import numpy\ndef broken(:\n")
+    spec_json = __import__("json").dumps(spec)
+    proc = subprocess.run([sys.executable, "-m", "declipbench", "reconstruct", "--spec", spec_json, "--measurements",
+                           str(tiny_measurements["audio"]), "--out", str(tmp_path / "r.npz")], cwd=root,
+                          capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 2
+    assert "error (reconstruct): " in proc.stderr and "methods/identity/method.py: syntax error at line 2" in proc.stderr
 
 
 # ------------------------------------------------------------------------------------------ datasets

@@ -154,14 +154,18 @@ def _tar(path, entries):
                 tf.addfile(info)
 
 
-def test_safe_extract_tar_writes_files_and_internal_links(tmp_path):
+def test_safe_extract_tar_writes_files_and_refuses_every_link(tmp_path):
     arc = tmp_path / "a.tar.gz"
-    _tar(arc, [("file", "top/a.txt", b"A"), ("file", "top/sub/b.txt", b"B"), ("sym", "top/link", "sub/b.txt"),
-               ("hard", "top/hard", "top/a.txt")])
+    _tar(arc, [("file", "top/a.txt", b"A"), ("file", "top/sub/b.txt", b"B")])
     out = safe_extract(arc, tmp_path / "out")
-    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in out) == \
-        ["top/a.txt", "top/hard", "top/link", "top/sub/b.txt"]
-    assert (tmp_path / "out/top/link").read_bytes() == b"B" and (tmp_path / "out/top/hard").read_bytes() == b"A"
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in out) == ["top/a.txt", "top/sub/b.txt"]
+    assert (tmp_path / "out/top/sub/b.txt").read_bytes() == b"B"
+    for link in (("sym", "top/link", "sub/b.txt"), ("hard", "top/hard", "top/a.txt")):  # even pointing inside
+        inside = tmp_path / f"{link[0]}.tar.gz"
+        _tar(inside, [("file", "top/a.txt", b"A"), ("file", "top/sub/b.txt", b"B"), link])
+        with pytest.raises(ValueError, match=f"{link[1]}.*link.*needs no links"):
+            safe_extract(inside, tmp_path / f"out_{link[0]}")
+        assert not list((tmp_path / f"out_{link[0]}").rglob("*"))
     only = safe_extract(arc, tmp_path / "only", members=["top/a.txt"])
     assert [p.name for p in only] == ["a.txt"] and not (tmp_path / "only/top/sub").exists()
     assert not [p for p in (tmp_path / "out").rglob(".*")]  # no temporary files left
@@ -171,9 +175,9 @@ def test_safe_extract_tar_writes_files_and_internal_links(tmp_path):
     (("file", "../evil.txt", b"x"), "'..'"),
     (("file", "genres/../../evil.txt", b"x"), "'..'"),
     (("file", "/tmp/evil.txt", b"x"), "absolute"),
-    (("sym", "genres/link", "/etc/passwd"), "outside"),
-    (("sym", "genres/link", "../../outside"), "outside"),
-    (("hard", "genres/hard", "../outside"), "outside"),
+    (("sym", "genres/link", "/etc/passwd"), "symbolic link"),
+    (("sym", "genres/link", "../../outside"), "symbolic link"),
+    (("hard", "genres/hard", "../outside"), "hard link"),
     (("dev", "genres/null", None), "device"),
 ])
 def test_safe_extract_refuses_members_escaping_the_target(tmp_path, entry, why):
@@ -209,8 +213,33 @@ def test_safe_extract_zip_symlink_outside_refused(tmp_path):
     info.external_attr = (0o120777 << 16)
     with zipfile.ZipFile(arc, "w") as zf:
         zf.writestr(info, "../../etc/passwd")
-    with pytest.raises(ValueError, match="points outside"):
+    with pytest.raises(ValueError, match="a symbolic link"):
         safe_extract(arc, tmp_path / "t")
+
+
+def _zip_link(zf, name, target):
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3
+    info.external_attr = (0o120777 << 16)
+    zf.writestr(info, target)
+
+
+def test_a_chain_of_links_cannot_escape(tmp_path):
+    """Each link stays inside on its own (``a -> .``, ``a/b -> ..``), yet ``a/b/evil.txt`` would land in
+    the target's parent: every link member is refused, in tar and zip alike, and nothing is written."""
+    tar = tmp_path / "chain.tar"
+    _tar(tar, [("sym", "a", "."), ("sym", "a/b", ".."), ("file", "a/b/evil.txt", b"x")])
+    target = tmp_path / "deep" / "t"
+    with pytest.raises(ValueError, match=r"'a': a symbolic link"):
+        safe_extract(tar, target)
+    zp = tmp_path / "chain.zip"
+    with zipfile.ZipFile(zp, "w") as zf:
+        _zip_link(zf, "a", ".")
+        _zip_link(zf, "a/b", "..")
+        zf.writestr("a/b/evil.txt", b"x")
+    with pytest.raises(ValueError, match=r"'a': a symbolic link"):
+        safe_extract(zp, target)
+    assert not list(tmp_path.rglob("evil.txt")) and not [p for p in tmp_path.rglob("*") if p.is_symlink()]
 
 
 def test_not_an_archive_is_named(tmp_path):

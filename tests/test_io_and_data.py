@@ -131,3 +131,114 @@ def test_gtzan_missing_data_names_the_expected_place(tmp_path):
     g = load_dataset("gtzan")
     with pytest.raises(ValueError, match=str(tmp_path / "gtzan" / "genres")):
         g.prepare(resolved(g, {"download": False}), tmp_path / "out", tmp_path)
+
+
+def test_measure_stops_when_nothing_clips_naming_dataset_tau_and_level(tmp_path):
+    data = tmp_path / "results" / "data" / "quiet_set"
+    x = (0.04 * np.sin(np.linspace(0, 60, 600))).reshape(6, 100).astype(np.float32)  # peak 0.04 < tau
+    for split in ("train", "val", "test"):
+        io.save_npy(data / f"{split}.npy", x)
+    with pytest.raises(ValueError, match=r"dataset quiet_set .*no train item clips at tau = 0\.1: the peak level "
+                                         r"of its train split is 0\.04"):
+        steps.measure(data, tmp_path / "meas", tau=0.1)
+    assert not (tmp_path / "meas" / "manifest.json").exists()
+    # an extra test set needs its test split only; here that one is empty too
+    with pytest.raises(ValueError, match="no test item clips"):
+        steps.measure(data, tmp_path / "meas", tau=0.1, required=["test"])
+    m = steps.measure(data, tmp_path / "meas", tau=0.02, required=["test"])
+    assert m["splits"]["test"]["items_kept"] == 6
+
+
+def test_a_step_removes_what_a_killed_run_left_behind(tmp_path):
+    """A measure killed with SIGKILL leaves its hidden temporary arrays; the next run removes them (and
+    nothing else hidden)."""
+    data = tmp_path / "data"
+    x = np.zeros((4, 100), np.float32)
+    x[:, 10] = 0.5
+    for split in ("train", "val", "test"):
+        io.save_npy(data / f"{split}.npy", x)
+    out = tmp_path / "meas"
+    out.mkdir()
+    stale = [out / ".val_x.npy.k3j9x0ab.npy", out / ".test_y.q1w2e3r4.npy", out / ".manifest.json.zz99aa00.json"]
+    for f in stale:
+        f.write_bytes(b"\0" * 1000)
+    (out / ".keep_me").write_text("not ours")
+    steps.measure(data, out, tau=0.1)
+    assert not any(f.exists() for f in stale) and (out / ".keep_me").exists()
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".keep_me"]
+
+
+def test_a_job_dies_with_the_shell_that_started_it(tmp_path):
+    """Killing the job's shell wrapper (as Snakemake or Slurm may) ends the Python step too: it cannot
+    write model.pt after the job was marked failed. SIGTERM unwinds: no temporary file is left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    data = tmp_path / "data"
+    x = (0.3 * np.random.default_rng(0).standard_normal((16, 2048))).astype(np.float32)
+    for split in ("train", "val", "test"):
+        io.save_npy(data / f"{split}.npy", x)
+    steps.measure(data, tmp_path / "meas", tau=0.1)
+    spec = {"experiment": "e", "method": "self_supervised", "variant": "proposed", "seed": 0, "label": "P",
+            "supervision": "measurements", "trains": True, "modality": "audio", "tau": 0.1, "sample_rate": 22050,
+            "device": "cpu", "threads": 1, "progress": False,
+            "params": {"network": {"channels": 4, "depth": 2},
+                       "training": {"epochs": 1000, "steps_per_epoch": 5, "batch_size": 2, "crop": 256}}}
+    cmd = (f"{sys.executable} -m declipbench train --spec '{json.dumps(spec)}' --measurements {tmp_path / 'meas'} "
+           f"--out {tmp_path / 'model'} 2> {tmp_path / 'log'}; echo after")  # '; echo': bash stays the parent
+    shell = subprocess.Popen(["bash", "-c", cmd], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 60
+    while not (tmp_path / "model" / "checkpoint.pt").exists():  # training is under way
+        assert time.time() < deadline and shell.poll() is None, (tmp_path / "log").read_text()
+        time.sleep(0.2)
+    (child,) = psutil.Process(shell.pid).children()
+    os.kill(shell.pid, signal.SIGKILL)
+    shell.wait()
+    child.wait(timeout=10)  # raises if the Python step outlives its shell
+    assert not (tmp_path / "model" / "model.pt").exists()
+    assert not [p for p in (tmp_path / "model").iterdir() if p.name.startswith(".")]
+
+
+def test_an_unusable_data_dir_is_named_with_its_config_key(tmp_path):
+    """data_dir that is not a folder (the tests run as root, for whom read-only folders are writable): the
+    error names the folder and the config key, no raw OSError traceback."""
+    blocker = tmp_path / "data_dir_is_a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError) as info:
+        steps.prepare("aesdd", {"sha256": "0" * 64, "url": "https://127.0.0.1:9/aesdd.zip"}, tmp_path / "out", blocker)
+    text = str(info.value)
+    assert "dataset module aesdd" in text and str(blocker) in text and "config key data_dir" in text
+
+
+@pytest.mark.parametrize("fmt, keep", [("WAV", 0.5), ("OGG", 0.9)])
+def test_an_audio_file_cut_short_is_corrupt_not_used(tmp_path, fmt, keep):
+    """A WAV or Ogg file cut short still decodes in part; it is detected from its container (the WAV data
+    chunk announces more bytes than the file holds, the Ogg stream has no end-of-stream page) and treated
+    as corrupt: an error naming it (on_error: fail) or skipped and listed (on_error: skip)."""
+    from declipbench.data.audio import probe, read_audio
+
+    src = tmp_path / "src"
+    src.mkdir()
+    _write_folder(src, n=4, bad=False)
+    full = tmp_path / f"full.{fmt.lower()}"
+    sf.write(full, 0.3 * np.random.default_rng(0).standard_normal(22050 * 4).clip(-3, 3) / 3, 22050, format=fmt)
+    data = full.read_bytes()
+    cut = src / f"cut.{fmt.lower()}"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    assert probe(full) is None and "is truncated" in probe(cut)
+    with pytest.raises(ValueError, match=f"{cut.name} is truncated"):
+        read_audio(cut)
+    af = load_dataset("audio_folder")
+    with pytest.raises(ValueError, match=f"{cut.name} is truncated"):
+        af.prepare(resolved(af, {"path": str(src)}), tmp_path / "out")
+    m = af.prepare(resolved(af, {"path": str(src), "on_error": "skip"}), tmp_path / "out")
+    assert [s["file"] for s in m["skipped"]] == [str(cut)] and "is truncated" in m["skipped"][0]["reason"]
+    from declipbench.data.segments import stream_segments
+
+    with pytest.raises(ValueError, match="is truncated"):
+        next(stream_segments(cut, 22050))

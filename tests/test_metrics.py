@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from declipbench.data import io
 from declipbench.metrics import delta_sdr_score as delta_sdr
 from declipbench.metrics import pesq_score
 from declipbench.metrics import sdr_score as sdr
@@ -68,6 +69,42 @@ def test_tables_bold_the_best_and_show_missing():
     assert r"\textbf{6.00} $\pm$ 1.41" in tex and r"T\_1 \& co" in tex and r"\bottomrule" in tex
 
 
+def test_a_method_failing_on_the_hard_items_is_not_crowned(tmp_path):
+    """Six test items, the last three heavily clipped (every method scores low on them); a method that
+    returns NaN on those three has the best mean over what is left, yet is not ranked above complete rows
+    on a different item set: ranked on the three items every method scored, in every format."""
+    from declipbench.report.tables import write_tables
+
+    good = _rows([14.0, 13.0, 15.0, 6.0, 5.0, 4.0], label="Good", method="good")
+    failing = [dict(r, note="nonfinite reconstruction") if r["value"] == "" else r
+               for r in _rows([13.5, 12.5, 14.5, None, None, None], label="Failing", method="failing")]
+    from declipbench.report.records import write_records
+
+    write_records(tmp_path / "m.csv", good + failing)
+    summary = write_tables([tmp_path / "m.csv"], ["sdr"], tmp_path / "t", tmp_path / "all.csv", "T")
+    by = {r["label"]: r for r in summary}
+    assert by["Failing"]["sdr_mean"] > by["Good"]["sdr_mean"]  # the trap: its mean skips the hard items
+    assert by["Good"]["sdr_best"] and not by["Failing"]["sdr_best"] and by["Good"]["sdr_ranked_on"] == 3
+    md = (tmp_path / "t.md").read_text()
+    assert "| Good | **9.50 ± 5.01** |" in md and "| Failing | 13.50 ± 1.00 (3 missing) |" in md
+    assert "did not score the same items; the bold one has the best mean over the 3 items every method scored" in md
+    tex = (tmp_path / "t.tex").read_text()
+    assert r"\textbf{9.50} $\pm$ 5.01" in tex and r"13.50 $\pm$ 1.00 (3 missing)" in tex
+    assert "3 items every method scored" in tex and "Items not scored: Failing: 3× nonfinite reconstruction" in tex
+    csv_rows = {r["label"]: r for r in io.read_csv(tmp_path / "t.csv")}
+    assert csv_rows["Good"]["sdr_best"] == "True" and csv_rows["Failing"]["sdr_ranked_on"] == "3"
+
+
+def test_the_same_missing_items_everywhere_keep_the_plain_ranking():
+    """When every row misses the same item (PESQ found no utterance in it), rows are ranked on their means
+    as they are, and the LaTeX table shows the missing count too."""
+    rows = _rows([1.0, 2.0, None], label="Low", method="a") + _rows([5.0, 7.0, None], label="High", method="b")
+    summary = summarise(rows, ["sdr"])
+    assert [r["sdr_best"] for r in summary] == [False, True] and summary[0]["sdr_ranked_on"] == 2
+    assert "did not score the same items" not in to_markdown(summary, ["sdr"])
+    assert "(1 missing)" in to_latex(summary, ["sdr"])
+
+
 def test_all_missing_column_does_not_crash():
     summary = summarise(_rows([None, None]), ["sdr"])
     assert math.isnan(summary[0]["sdr_mean"]) and summary[0]["sdr_missing"] == 2
@@ -97,3 +134,39 @@ def test_nan_reconstruction_is_flagged_through_evaluate_and_table(tmp_path):
     assert summary[0]["sdr_n"] == 2 and summary[0]["sdr_missing"] == 1
     assert math.isfinite(summary[0]["sdr_mean"])
     assert "(1 missing)" in (tmp_path / "t.md").read_text()
+
+
+def test_exact_and_silent_items_are_missing_with_the_reason_not_infinite_or_a_crash():
+    x = _tone(amp=0.05)  # peak 0.075, below tau = 0.1: nothing clips
+    value, note = sdr(x, x)
+    assert math.isnan(value) and note.startswith("exact reconstruction: SDR is +inf")
+    value, note = delta_sdr(x, x * 0.5, x)  # a method that degrades an unclipped item
+    assert math.isnan(value) and "no clipped sample" in note
+    assert sdr(x, x * 0.5)[0] == pytest.approx(20 * math.log10(2))  # its SDR is finite and kept
+    silent = np.zeros(SR, np.float32)
+    for fn in (sdr, delta_sdr):
+        value, note = fn(silent, silent + 1e-3, silent)
+        assert math.isnan(value) and note == "silent clean signal: SDR undefined"
+
+
+def test_measure_and_evaluate_with_unclipped_and_silent_items_kept(tmp_path):
+    """drop_unclipped: false with an unclipped and a silent segment: measure names nothing wrong, evaluate
+    records their SDR as missing with the reason, and Identity's mean is over the clipped items only."""
+    from declipbench.pipeline import steps
+    from declipbench.report.tables import write_tables
+
+    x = np.stack([_tone(f=300.0, amp=0.5), _tone(f=500.0, amp=0.05), np.zeros(SR, np.float32)])
+    for split in ("train", "val", "test"):
+        io.save_npy(tmp_path / "data" / f"{split}.npy", x)
+    m = steps.measure(tmp_path / "data", tmp_path / "meas", tau=0.1, drop_unclipped=False)
+    assert m["splits"]["test"]["items_kept"] == 3 and math.isfinite(m["splits"]["test"]["input_sdr_mean"])
+    y = np.load(tmp_path / "meas" / "test_y.npy")
+    np.savez(tmp_path / "rec.npz", x_hat=y)  # Identity
+    spec = {"experiment": "t", "method": "identity", "variant": "default", "label": "Identity", "seed": 0,
+            "sample_rate": SR, "progress": False}
+    steps.evaluate(spec, "d", tmp_path / "meas", tmp_path / "rec.npz", ["sdr", "delta_sdr"], tmp_path / "m.csv")
+    notes = {(r["item"], r["metric"]): r["note"] for r in io.read_csv(tmp_path / "m.csv")}
+    assert notes[("0", "sdr")] == "" and notes[("1", "sdr")].startswith("exact reconstruction")
+    assert notes[("2", "sdr")] == "silent clean signal: SDR undefined"
+    (row,) = write_tables([tmp_path / "m.csv"], ["sdr", "delta_sdr"], tmp_path / "t", tmp_path / "all.csv")
+    assert row["sdr_n"] == 1 and row["sdr_missing"] == 2 and math.isfinite(row["sdr_mean"])

@@ -299,3 +299,24 @@ def test_load_pristine_model_npz_and_mat(tmp_path):
         np.testing.assert_allclose(m["gaussian_window"], gaussian_window(), atol=0)
     img = _pink_image(4, (192, 192))
     assert niqe(img, from_mat) == niqe(img, from_npz)
+
+
+def test_the_pristine_model_ships_with_the_package(monkeypatch, tmp_path):
+    """Offline, with nothing placed: the packaged copy of the release's model, its notice beside it; the
+    same numbers as the fixture's copy of the official model."""
+    from declipbench.metrics import niqe as niqe_module
+
+    monkeypatch.delenv("DECLIPBENCH_NIQE_MODEL", raising=False)
+    monkeypatch.delenv("DECLIPBENCH_NIQE_SHA256", raising=False)
+    monkeypatch.setattr("declipbench.pipeline.plugins.ROOT", tmp_path)  # no data/niqe/ cache
+    model, source = niqe_module.niqe_model()
+    assert model is not None and source.startswith(str(niqe_module.PACKAGED_MODEL))
+    notice = niqe_module.PACKAGED_MODEL.with_name("NIQE_NOTICE.txt").read_text()
+    assert "COPYRIGHT NOTICE STARTS WITH THIS LINE" in notice and "Mittal" in notice
+    if HAVE_FIXTURES:
+        ref = load_pristine_model(FIXTURES / "niqe_pris_params.npz")
+        for key in ("mu_pris_param", "cov_pris_param", "gaussian_window"):
+            np.testing.assert_array_equal(model[key], ref[key])
+    monkeypatch.setenv("DECLIPBENCH_NIQE_MODEL", str(tmp_path / "absent.npz"))
+    model, source = niqe_module.niqe_model()  # a wrong explicit path falls back, and the logs say so
+    assert model is not None and "shipped" in source

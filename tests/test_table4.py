@@ -74,11 +74,9 @@ def test_tiny_table4_end_to_end(tmp_path):
     ident = next(r for r in summary if r["method"] == "identity")
     psnr_id = [10 * np.log10(a.max() ** 2 / np.mean((a - b) ** 2)) for a, b in zip(x, y)]
     assert ident["psnr_mean"] == pytest.approx(np.mean(psnr_id), rel=1e-6)
-    model, source = niqe_model()
-    if model is not None:
-        assert all(r["niqe_n"] == 2 for r in summary)
-    else:
-        assert all(r["niqe_missing"] == 2 for r in summary) and "not available" in source
+    model, source = niqe_model()  # shipped with the package: NIQE works offline
+    assert model is not None and "shipped with the package" in source
+    assert all(r["niqe_n"] == 2 and math.isfinite(r["niqe_mean"]) for r in summary)
     md = (tmp_path / "tables" / "table4.md").read_text()
     assert "PSNR (dB)" in md and "NIQE" in md and "stand-in" in md
 

@@ -194,3 +194,26 @@ class _SelfSupervised(NetworkMethod):
 def test_bad_loss_and_network_parameters_name_the_field(params, message):
     with pytest.raises(PluginError, match=message):
         method_params(_SelfSupervised, params, "where")
+
+
+def test_identical_trainings_write_identical_files(tmp_path):
+    """model.pt is the same bytes for the same training (the temporary file's name is not stored inside),
+    so a checksum proves a reproduction (checkpoint.pt also holds the epoch timings: not compared)."""
+    import hashlib
+
+    from declipbench.pipeline.plugins import load_method
+
+    x = (np.random.default_rng(4).standard_normal((8, 256)) * 0.3).astype(np.float32)
+    y = np.clip(x, -0.1, 0.1)
+    decl, method = load_method("self_supervised")
+    params = method_params(type(method), {"network": {"channels": 2, "depth": 1}, "training": {
+        "epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 128}}, "t")
+    from declipbench.pipeline.plugins import TrainData
+
+    digests = []
+    for run in ("a", "b"):
+        ctx = Context(params, -0.1, 0.1, seed=1, workdir=tmp_path / run, threads=1, progress=False)
+        (tmp_path / run).mkdir()
+        method.fit(TrainData(y, None), ctx)
+        digests.append(hashlib.sha256((tmp_path / run / "model.pt").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]

@@ -29,30 +29,69 @@ def list_files(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
 
 
+def truncation(path: Path) -> str | None:
+    """Why ``path`` is cut short, or None. A truncated file often still decodes in part (libsndfile trims a
+    WAV's frame count to the bytes present), so the container itself is checked: a RIFF/WAVE ``data``
+    chunk announcing more bytes than the file holds; an Ogg stream without its end-of-stream page."""
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            while True:
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                name, length = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if name == b"data":
+                    held = size - fh.tell()
+                    if length not in (0, 0xFFFFFFFF) and held < length:  # 0 / -1: length left open by a streamer
+                        return (f"audio file {path} is truncated: its data chunk announces {length} bytes, the "
+                                f"file holds {held}")
+                    return None
+                fh.seek(length + (length & 1), 1)
+        if head[:4] == b"OggS":  # the last page: its header (27 bytes, segment table) and body, flagged EOS
+            fh.seek(max(0, size - 65536 - 282))
+            tail = fh.read()
+            last = tail.rfind(b"OggS\x00")  # capture pattern and stream structure version 0
+            body = last + 27 + tail[last + 26] if 0 <= last and last + 27 <= len(tail) else len(tail) + 1
+            whole = body <= len(tail) and body + sum(tail[last + 27 : body]) == len(tail)
+            if not (whole and tail[last + 5] & 0x04):
+                return f"audio file {path} is truncated: its Ogg stream does not end with a whole end-of-stream page"
+    return None
+
+
 def probe(path: Path) -> str | None:
-    """None if the file's header decodes, else the reason (naming the file)."""
+    """None if the file's header decodes and the file is whole, else the reason (naming the file)."""
     import soundfile as sf
 
     try:
         info = sf.info(str(path))
     except Exception as exc:
         return f"cannot decode audio file {path}: {exc}"
-    return None if info.frames > 0 else f"audio file {path} has no samples"
+    return truncation(path) or (None if info.frames > 0 else f"audio file {path} has no samples")
 
 
 def read_audio(path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Read an audio file as mono float32; resample to ``sample_rate`` if given.
 
-    Raises ``ValueError`` naming the file when it cannot be decoded.
+    Raises ``ValueError`` naming the file when it cannot be decoded or is cut short (:func:`truncation`;
+    fewer frames decoded than announced).
     """
     import soundfile as sf
 
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            frames, sr = f.frames, f.samplerate
+            data = f.read(dtype="float32", always_2d=True)
     except Exception as exc:
         raise ValueError(f"cannot decode audio file {path}: {exc}") from exc
     if data.size == 0:
         raise ValueError(f"audio file {path} has no samples")
+    short = truncation(path) or (f"audio file {path} is truncated: {frames} frames announced, only {len(data)} "
+                                 f"decoded" if len(data) < frames else None)
+    if short:
+        raise ValueError(short)
     x = data.mean(axis=1)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"audio file {path} contains NaN or Inf samples")

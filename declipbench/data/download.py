@@ -321,15 +321,6 @@ def _inside(path: Path, root: Path) -> bool:
     return full == root or root in full.parents
 
 
-def _link_target_inside(target: Path, member_path: Path, link: str, hard: bool) -> bool:
-    if PurePosixPath(link).is_absolute():
-        return False
-    base = target if hard else member_path.parent
-    resolved = Path(os.path.normpath(base / link))
-    root = Path(os.path.normpath(target))
-    return resolved == root or root in resolved.parents
-
-
 def _write_atomically(src, out: Path, mode: int = 0o644) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
@@ -342,15 +333,6 @@ def _write_atomically(src, out: Path, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-
-
-def _link_atomically(out: Path, make) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.link")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    make(tmp)
-    os.replace(tmp, out)
 
 
 def _select(names: list[str], members, archive: Path) -> set[str] | None:
@@ -368,10 +350,11 @@ def safe_extract(archive: Path, target: Path, members: Iterable[str] | None = No
     """Extract a tar(.gz/.bz2/.xz) or zip ``archive`` into ``target``; return the files written.
 
     Every member is checked before anything is written, also members not selected: absolute paths,
-    ``..`` components, names that resolve outside ``target``, symbolic or hard links pointing outside
-    it, and device files or FIFOs raise ``ValueError`` naming the member. ``members`` restricts
-    extraction to those member names.
-    Each file is written under a temporary name and renamed into place.
+    ``..`` components, names that resolve outside ``target``, symbolic and hard links (datasets need
+    none, and a chain of links that each stay inside can still lead out: ``a -> .``, ``a/b -> ..``,
+    ``a/b/x``), device files, FIFOs and sockets raise ``ValueError`` naming the member. ``members``
+    restricts extraction to those member names. Each file is written under a temporary name and renamed
+    into place; only regular files and folders are ever created.
     """
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -395,29 +378,19 @@ def _extract_tar(archive: Path, target: Path, members) -> list[Path]:
             if info.ischr() or info.isblk() or info.isfifo() or info.isdev():
                 raise ValueError(f"{archive}: refusing member {info.name!r}: device file or FIFO")
             if info.issym() or info.islnk():
-                if not _link_target_inside(target, out, info.linkname, hard=info.islnk()):
-                    raise ValueError(f"{archive}: refusing member {info.name!r}: link to {info.linkname!r} "
-                                     f"points outside {target}")
-            elif not (info.isreg() or info.isdir()):
+                kind = "symbolic" if info.issym() else "hard"
+                raise ValueError(f"{archive}: refusing member {info.name!r}: a {kind} link (to {info.linkname!r}); "
+                                 f"a dataset archive needs no links")
+            if not (info.isreg() or info.isdir()):
                 raise ValueError(f"{archive}: refusing member {info.name!r}: unsupported type {info.type!r}")
             if wanted is None or info.name in wanted:
                 plan.append((info, out))
         for info, out in tqdm(plan, desc=f"extract {archive.name}", unit="file", leave=False):
             if info.isdir():
                 out.mkdir(parents=True, exist_ok=True)
-            elif info.isreg():
+            else:
                 src = tf.extractfile(info)
                 _write_atomically(src, out, 0o644 | (info.mode & 0o111))
-                written.append(out)
-            elif info.issym():
-                _link_atomically(out, lambda tmp: os.symlink(info.linkname, tmp))
-                written.append(out)
-            else:  # hard link: to a file extracted earlier from this archive
-                source = _member_path(target, info.linkname, archive)
-                if not source.is_file():
-                    raise ValueError(f"{archive}: member {info.name!r} is a hard link to {info.linkname!r}, "
-                                     f"which was not extracted")
-                _link_atomically(out, lambda tmp: os.link(source, tmp))
                 written.append(out)
     return written
 
@@ -447,19 +420,13 @@ def _extract_zip(archive: Path, target: Path, members) -> list[Path]:
                 raise ValueError(f"{archive}: refusing member {info.filename!r}: device file, FIFO or socket")
             if kind == "symlink":
                 link = zf.read(info).decode("utf-8", "replace")
-                if not _link_target_inside(target, out, link, hard=False):
-                    raise ValueError(f"{archive}: refusing member {info.filename!r}: link to {link!r} "
-                                     f"points outside {target}")
-                if wanted is None or info.filename in wanted:
-                    plan.append((info, out, kind, link))
-            elif wanted is None or info.filename in wanted:
-                plan.append((info, out, kind, None))
-        for info, out, kind, link in tqdm(plan, desc=f"extract {archive.name}", unit="file", leave=False):
+                raise ValueError(f"{archive}: refusing member {info.filename!r}: a symbolic link (to {link!r}); "
+                                 f"a dataset archive needs no links")
+            if wanted is None or info.filename in wanted:
+                plan.append((info, out, kind))
+        for info, out, kind in tqdm(plan, desc=f"extract {archive.name}", unit="file", leave=False):
             if kind == "dir":
                 out.mkdir(parents=True, exist_ok=True)
-            elif kind == "symlink":
-                _link_atomically(out, lambda tmp: os.symlink(link, tmp))
-                written.append(out)
             else:
                 with zf.open(info) as src:  # CRC checked by zipfile when the member is read to its end
                     _write_atomically(src, out)

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -43,9 +44,35 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp.unlink()
 
 
+# the names atomic_path and the segment writers give their temporary files: ".<name>.<8 chars><suffix>"
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
+
+
+def remove_stale_temporaries(folder, names=None) -> list[Path]:
+    """Delete the temporary files a killed step left in ``folder`` (hidden, named as :func:`atomic_path`
+    names them; only those of ``names`` when given). A step calls it on start: a job killed with SIGKILL
+    cannot clean up after itself, and its temporaries (arrays of hundreds of MB) would stay for ever."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for f in folder.iterdir():
+        m = _TEMPORARY.match(f.name)
+        if m and f.is_file() and (names is None or m.group("name") in names):
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+                removed.append(f)
+    return removed
+
+
 def write_text(path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_bytes(path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path, obj) -> None:

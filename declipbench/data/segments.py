@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from . import io
+from .audio import truncation
 
 log = logging.getLogger("declipbench.segments")
 
@@ -60,6 +61,10 @@ def stream_segments(path, sr_out: int, segment_seconds: float = 1.0, max_segment
         f = sf.SoundFile(str(path))
     except Exception as exc:
         raise ValueError(f"cannot decode audio file {path}: {exc}") from exc
+    short = truncation(path)
+    if short:
+        f.close()
+        raise ValueError(short)
     with f:
         sr_in, frames = int(f.samplerate), int(f.frames)
         seg_in, seg_out = segment_lengths(sr_in, sr_out, segment_seconds)

@@ -455,11 +455,18 @@ def fetch_niqe_model(cache_dir, sha256: str | None = None, progress: bool = True
 
 
 
+#: The pristine model of the official release, shipped with the package (its licence allows it, with the
+#: notice in NIQE_NOTICE.txt beside it): 36 means and a 36 x 36 covariance (``modelparameters.mat``) and the
+#: 7 x 7 window of ``computefeature.m``.
+PACKAGED_MODEL = Path(__file__).with_name("niqe_pris_params.npz")
+
+
 def niqe_model() -> tuple[dict | None, str]:
-    """The NIQE pristine model and where it came from, or ``None`` and why not, looked up at ``$DECLIPBENCH_NIQE_MODEL`` (a ``.npz`` or the official ``modelparameters.mat``), then in the cache
-    ``data/niqe/`` of the repository (:func:`fetch_niqe_model`; it downloads only when
-    ``DECLIPBENCH_NIQE_SHA256`` gives the release's checksum, since none is published). The product never
-    reads the test fixtures; the tests point ``DECLIPBENCH_NIQE_MODEL`` at the fixture model."""
+    """The NIQE pristine model and where it came from, or ``None`` and why not. Looked up at
+    ``$DECLIPBENCH_NIQE_MODEL`` (a ``.npz`` or the official ``modelparameters.mat``), then in the cache
+    ``data/niqe/`` of the repository (a file placed there, or downloaded by :func:`fetch_niqe_model` when
+    ``DECLIPBENCH_NIQE_SHA256`` gives the release's checksum: none is published), then the copy shipped
+    with the package (:data:`PACKAGED_MODEL`), so NIQE works offline."""
     import os
 
     from ..pipeline.plugins import ROOT
@@ -470,14 +477,20 @@ def niqe_model() -> tuple[dict | None, str]:
         try:
             return load_pristine_model(env), env
         except (OSError, ValueError) as exc:
-            tried.append(f"{env}: {exc}")
+            tried.append(f"DECLIPBENCH_NIQE_MODEL={env}: {exc}")
+    cache = ROOT / "data" / "niqe"
+    if any((cache / name).is_file() for name in ("niqe_pris_params.npz", NIQE_MEMBER)) \
+            or os.environ.get("DECLIPBENCH_NIQE_SHA256"):
+        try:
+            return fetch_niqe_model(cache, progress=False), str(cache)
+        except (OSError, ValueError) as exc:
+            tried.append(str(exc))
     try:
-        return fetch_niqe_model(ROOT / "data" / "niqe", progress=False), str(ROOT / "data" / "niqe")
+        return load_pristine_model(PACKAGED_MODEL), f"{PACKAGED_MODEL} (shipped with the package)"
     except (OSError, ValueError) as exc:
-        tried.append(str(exc))
+        tried.append(f"{PACKAGED_MODEL}: {exc}")
     log.warning("no NIQE pristine model: %s", " | ".join(tried))
-    return None, ("NIQE pristine model not available: place modelparameters.mat of the official release "
-                  "in data/niqe/ or set DECLIPBENCH_NIQE_MODEL")
+    return None, "NIQE pristine model not available: " + " | ".join(tried)
 
 
 def niqe_of(x_hat, pristine: dict, curve=None) -> tuple[float, str]:

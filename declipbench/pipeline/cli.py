@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tau", type=float, required=True)
     s.add_argument("--modality", choices=("audio", "image"), default="audio",
                    help="audio: clipping at +-tau; image: each item's virtual camera (tau = 1)")
+    s.add_argument("--required-splits", nargs="+", choices=("train", "val", "test"), default=["train", "val", "test"],
+                   help="splits that must keep at least one item (an extra test set needs its test split only)")
     s.add_argument("--keep-unclipped", action="store_true")
     s.add_argument("--max-items", default="{}", help='JSON cap per split, e.g. {"test": 100}')
     s.add_argument("--out", type=Path, required=True)
@@ -124,11 +126,33 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("declipbench")
     try:
         return _run(args)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        log.debug("%s", traceback.format_exc())
+    except Exception as exc:  # one line naming what failed; the traceback too where code (not input) failed
+        from .plugins import MethodError
+
+        if isinstance(exc, MethodError) or not isinstance(exc, (ValueError, FileNotFoundError, KeyError)):
+            log.error("traceback:\n%s", "".join(traceback.format_exception(exc)))
+        else:
+            log.debug("%s", traceback.format_exc())
         log.error("%s: %s", args.step, exc)
         print(f"error ({args.step}): {exc}", file=sys.stderr)
         return 2
+
+
+def die_with_parent() -> None:
+    """For a job's process (``python -m declipbench``): end it when its parent ends. A job's Python must not
+    outlive the shell Snakemake started it from (it would write its outputs after the job was marked
+    failed): Linux sends it SIGTERM then (``PR_SET_PDEATHSIG``). SIGTERM unwinds normally, so temporary
+    files are removed on the way out (:func:`declipbench.data.io.atomic_path`, the segment writers)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def _run(args) -> int:
@@ -138,7 +162,7 @@ def _run(args) -> int:
         steps.prepare(args.module, json.loads(args.params), args.out, args.data_dir)
     elif args.step == "measure":
         steps.measure(args.data, args.out, args.tau, modality=args.modality, drop_unclipped=not args.keep_unclipped,
-                      max_items=json.loads(args.max_items))
+                      max_items=json.loads(args.max_items), required=args.required_splits)
     elif args.step == "train":
         steps.train(args.spec, args.measurements, args.out)
     elif args.step == "reconstruct":

@@ -49,6 +49,11 @@ class PluginError(ValueError):
     """A malformed plug-in or a wrong reference to one; the message names the file and the field."""
 
 
+class MethodError(RuntimeError):
+    """A method's own code failed (raised, or returned the wrong shape); the message names the method, the
+    variant and its folder, the cause keeps the method's traceback."""
+
+
 @dataclass
 class Context:
     """What a method gets besides its data: resolved parameters, thresholds, where to keep files."""

@@ -21,7 +21,8 @@ from ..metrics import METRICS
 from ..metrics.sdr import sdr_db_items
 from ..physics.clipping import Thresholds, clip, has_clipping
 from ..report.records import record, write_records
-from .plugins import Context, TrainData, dataset_params, load_dataset, load_method, method_params
+from .plugins import (Context, MethodError, TrainData, dataset_params, display_path, load_dataset, load_method,
+                      method_params)
 
 log = logging.getLogger("declipbench")
 SPLITS = ("train", "val", "test")
@@ -35,9 +36,13 @@ def prepare(dataset_module: str, params: dict, out_dir: Path, data_dir: Path | N
     mod = load_dataset(dataset_module)
     p = dataset_params(mod, params, f"datasets.<name>.params (module {dataset_module})")
     out_dir = Path(out_dir)
+    _clean(out_dir)
     t0 = time.time()
     if hasattr(mod, "prepare"):
-        manifest = mod.prepare(p, out_dir, data_dir)
+        try:
+            manifest = mod.prepare(p, out_dir, data_dir)
+        except OSError as exc:  # a missing, read-only or misplaced folder: name it and the config key
+            raise ValueError(_os_error(exc, dataset_module, data_dir)) from exc
     else:  # a generator module: generate(params, split, count)
         manifest = {"dataset": dataset_module, "params": p, "splits": {}}
         for split, count in p["splits"].items():
@@ -53,6 +58,23 @@ def prepare(dataset_module: str, params: dict, out_dir: Path, data_dir: Path | N
 
 
 # ------------------------------------------------------------------------------------------ measure
+def _os_error(exc: OSError, module: str, data_dir: Path | None) -> str:
+    path = Path(exc.filename) if exc.filename else None
+    text = f"dataset module {module}: {exc.strerror or exc}" + (f": {path}" if path else "")
+    if data_dir is not None:
+        root = Path(data_dir).absolute()
+        inside = path is not None and (path.absolute() == root or root in path.absolute().parents)
+        text += (f" (inside data_dir = {data_dir}" if inside else f" (data_dir = {data_dir}") + \
+            "; set the config key data_dir, or --config data_dir=PATH, to a writable folder)"
+    return text
+
+
+def _clean(folder: Path, names=None) -> None:
+    """Remove what a killed run of this step left behind (:func:`declipbench.data.io.remove_stale_temporaries`)."""
+    for f in io.remove_stale_temporaries(folder, names):
+        log.info("removed %s, left by an interrupted run", f)
+
+
 def _keep(finite: np.ndarray, clipped: np.ndarray, drop_unclipped: bool, cap: int | None,
           seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The items kept (finite, clipped unless ``drop_unclipped`` is off, at most ``cap`` by a seeded choice
@@ -66,6 +88,15 @@ def _keep(finite: np.ndarray, clipped: np.ndarray, drop_unclipped: bool, cap: in
     return keep, keep_all
 
 
+def _require_items(keep, split: str, required, data_dir: Path, tau: float, peak: float, drop_unclipped: bool) -> None:
+    """Stop here, naming the dataset, tau and the data's level, when a split a later step needs is empty."""
+    if split in required and not keep.any():
+        why = "clips at" if drop_unclipped else "is finite for"
+        raise ValueError(f"dataset {Path(data_dir).name} ({data_dir}): no {split} item {why} tau = {tau}: the peak "
+                         f"level of its {split} split is {peak:.4g}. Lower the experiment's tau or raise the "
+                         f"data's level")
+
+
 def _split_manifest(n_items: int, finite, keep, keep_all, **extra) -> dict:
     return {"items_in": int(n_items), "items_kept": int(keep.sum()),
             "dropped_unclipped": int((finite & ~keep_all).sum()), "dropped_nonfinite": int((~finite).sum()),
@@ -73,16 +104,19 @@ def _split_manifest(n_items: int, finite, keep, keep_all, **extra) -> dict:
 
 
 def measure(data_dir: Path, out_dir: Path, tau: float, modality: str = "audio", drop_unclipped: bool = True,
-            max_items: dict | None = None, seed: int = 0) -> dict:
+            max_items: dict | None = None, seed: int = 0, required=SPLITS) -> dict:
     """Clip every split; keep ``x`` beside ``y`` (methods only get ``x`` if they declare pairs).
 
     Audio: clipping at ``(-tau, tau)``. Images: the virtual camera of each item (its ``{split}_camera.npy``),
     saturating at the exposure-normalised level 1. ``max_items`` caps a split (e.g. ``{"test": 100}``): the
     kept items are a seeded random choice among the clipped ones, in their original order. Written:
-    ``{split}_x.npy``, ``{split}_y.npy``, ``{split}_ids.npy``, ``manifest.json``.
+    ``{split}_x.npy``, ``{split}_y.npy``, ``{split}_ids.npy``, ``manifest.json``. A ``required`` split
+    with no item kept (nothing clips at ``tau``) stops here with an error naming the dataset, ``tau`` and
+    the data's peak level, rather than in a later step (an extra test set requires its test split only).
     """
+    _clean(out_dir)
     if modality == "image":
-        return _measure_images(Path(data_dir), Path(out_dir), tau, drop_unclipped, max_items, seed)
+        return _measure_images(Path(data_dir), Path(out_dir), tau, drop_unclipped, max_items, seed, required)
     if modality != "audio":
         raise ValueError(f"unknown modality {modality!r}; expected 'audio' or 'image'")
     from ..data.segments import SegmentWriter, iter_npy_rows, npy_shape
@@ -103,11 +137,15 @@ def measure(data_dir: Path, out_dir: Path, tau: float, modality: str = "audio", 
         n_items, width = shape
         finite = np.zeros(n_items, bool)
         clipped = np.zeros(n_items, bool)
+        peak = 0.0
         for i, xb in zip(range(0, n_items, CHUNK), iter_npy_rows(path, CHUNK)):
             xb = xb.astype(np.float32, copy=False)
             finite[i: i + len(xb)] = np.all(np.isfinite(xb), axis=1)
             clipped[i: i + len(xb)] = has_clipping(clip(xb, th), th)
+            if finite[i: i + len(xb)].any():
+                peak = max(peak, float(np.abs(xb[finite[i: i + len(xb)]]).max()))
         keep, keep_all = _keep(finite, clipped, drop_unclipped, (max_items or {}).get(split), seed)
+        _require_items(keep, split, required, data_dir, tau, peak, drop_unclipped)
         ids = np.flatnonzero(keep)
         in_sdr, n_clipped_samples = [], 0
         with SegmentWriter(Path(out_dir) / f"{split}_x.npy", len(ids), width) as wx, \
@@ -140,7 +178,7 @@ def measure(data_dir: Path, out_dir: Path, tau: float, modality: str = "audio", 
 
 
 def _measure_images(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: bool, max_items: dict | None,
-                    seed: int) -> dict:
+                    seed: int, required) -> dict:
     """The measure step for images: ``y = f^-1(Q(f(x)))`` with each item's camera
     (:func:`declipbench.physics.camera.measure_items`), saturating at 1, so ``tau`` must be 1. Without a
     camera file (a dataset called outside the workflow), plain clipping ``min(x, 1)``, with a warning."""
@@ -169,11 +207,15 @@ def _measure_images(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: b
                         "camera curve and quantisation", cam_path, split)
         finite = np.zeros(len(x), bool)
         saturated = np.zeros(len(x), bool)
+        peak = 0.0
         for i in range(0, len(x), CHUNK):
-            xb = np.asarray(x[i : i + CHUNK], dtype=np.float32)
-            finite[i : i + CHUNK] = np.all(np.isfinite(xb.reshape(len(xb), -1)), axis=1)
-            saturated[i : i + CHUNK] = np.any(xb.reshape(len(xb), -1) >= 1.0, axis=1)
+            xb = np.asarray(x[i : i + CHUNK], dtype=np.float32).reshape(min(CHUNK, len(x) - i), -1)
+            finite[i : i + CHUNK] = np.all(np.isfinite(xb), axis=1)
+            saturated[i : i + CHUNK] = np.any(xb >= 1.0, axis=1)
+            if finite[i : i + CHUNK].any():
+                peak = max(peak, float(xb[finite[i : i + CHUNK]].max()))
         keep, keep_all = _keep(finite, saturated, drop_unclipped, (max_items or {}).get(split), seed)
+        _require_items(keep, split, required, data_dir, tau, peak, drop_unclipped)
         ids = np.flatnonzero(keep)
         shape = (len(ids),) + tuple(x.shape[1:])
         tmps = {}
@@ -225,6 +267,20 @@ def method_of(spec: dict):
     return decl, method, method_params(type(method), spec["params"], f"spec of {spec['method']}/{spec['variant']}: params")
 
 
+def _method_failed(method, spec: dict, what: str) -> str:
+    where = display_path(getattr(type(method), "source", type(method).__module__))
+    return f"method {spec['method']!r} (variant {spec['variant']!r}, {where}) {what}"
+
+
+def call_method(method, spec: dict, step: str, fn, *args):
+    """``fn(*args)``, a method's own code: an exception it raises becomes a :class:`MethodError` naming
+    the method, the variant and its file (the method's traceback is kept as the cause)."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        raise MethodError(_method_failed(method, spec, f"failed in {step}: {type(exc).__name__}: {exc}")) from exc
+
+
 def run_method(method, spec: dict, y: np.ndarray, ctx: Context,
                taus: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Reconstruct ``y`` with ``method`` (with one threshold per item when ``taus`` is given, the survey's
@@ -232,13 +288,13 @@ def run_method(method, spec: dict, y: np.ndarray, ctx: Context,
     ``(x_hat float32, seconds)``."""
     t0 = time.time()
     if taus is None:
-        x_hat = np.asarray(method.reconstruct(y, ctx))
+        x_hat = np.asarray(call_method(method, spec, "reconstruct", method.reconstruct, y, ctx))
     else:
-        x_hat = np.asarray(method.reconstruct_per_threshold(y, taus, ctx))
+        x_hat = np.asarray(call_method(method, spec, "reconstruct_per_threshold", method.reconstruct_per_threshold,
+                                       y, taus, ctx))
     seconds = time.time() - t0
     if x_hat.shape != y.shape:
-        raise ValueError(f"method {spec['method']!r} (variant {spec['variant']!r}) returned shape {x_hat.shape} "
-                         f"for input {y.shape}")
+        raise MethodError(_method_failed(method, spec, f"returned shape {x_hat.shape} for input {y.shape}"))
     bad = int((~np.all(np.isfinite(x_hat.reshape(len(x_hat), -1)), axis=1)).sum())
     if bad:
         log.warning("%d of %d reconstructions contain NaN or Inf; they are flagged in the metrics", bad, len(x_hat))
@@ -266,14 +322,17 @@ def train(spec: dict, meas_dir: Path, model_dir: Path) -> None:
     y_val, x_val = load_split(meas_dir, "val", with_x=True)
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
+    _clean(model_dir)
     io.write_json(model_dir / "spec.json", spec)
     log.info("fit %s/%s seed %d on %d training measurements (%s)", spec["method"], spec["variant"],
              spec["seed"], len(y_tr), "with pairs" if pairs else "measurements only")
-    method.fit(TrainData(y_tr, x_tr, y_val, x_val), Context.from_spec(spec, model_dir, params=params))
+    call_method(method, spec, "fit", method.fit, TrainData(y_tr, x_tr, y_val, x_val),
+                Context.from_spec(spec, model_dir, params=params))
 
 
 def reconstruct(spec: dict, meas_dir: Path, model_dir: Path | None, out: Path) -> None:
     _, method, params = method_of(spec)
+    _clean(Path(out).parent, [Path(out).name])
     y, _ = load_split(meas_dir, "test", with_x=False)
     ctx = Context.from_spec(spec, Path(model_dir) if model_dir else None, params=params)
     x_hat, seconds = run_method(method, spec, np.array(y), ctx)

@@ -20,7 +20,6 @@ import logging
 
 import numpy as np
 
-from ..data import io
 from ..pipeline.parameters import Param
 from ..pipeline.plugins import Context, Method, TrainData
 
@@ -106,27 +105,24 @@ class NetworkMethod(Method):
         return [LOSSES[name](**params[name]) for name in params["losses"]]
 
     def fit(self, data: TrainData, ctx: Context) -> None:
-        import torch
-
         from .loop import TrainSettings, fit
+        from .state import save_state
 
         p = ctx.params
         model = build_model(p, ctx, np.shape(data.y_train))
         fit(model, self.losses(p), ctx.thresholds, TrainSettings.from_params(p["training"]), ctx.workdir,
             data.y_train, data.x_train, data.y_val, data.x_val, modality=ctx.modality, seed=ctx.seed,
             device=ctx.device, threads=ctx.threads, progress=ctx.progress)
-        with io.atomic_path(ctx.workdir / "model.pt") as tmp:
-            torch.save(model.state_dict(), tmp)
+        save_state(model.state_dict(), ctx.workdir / "model.pt")
 
     def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
-        import torch
-
         from .device import pick_device, set_threads
         from .loop import predict
+        from .state import load_state
 
         set_threads(ctx.threads)
         model = build_model(ctx.params, ctx, np.shape(y))
-        model.load_state_dict(torch.load(ctx.workdir / "model.pt", map_location="cpu", weights_only=True))
+        model.load_state_dict(load_state(ctx.workdir / "model.pt"))
         device = pick_device(ctx.device)
         model.to(device)
         return predict(model, y, batch_size=16, device=device, modality=ctx.modality)

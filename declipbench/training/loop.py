@@ -35,6 +35,7 @@ from ..metrics.sdr import sdr_db_items
 from ..physics.clipping import Thresholds
 from ..pipeline.parameters import Param, resolve
 from .device import pick_device, set_threads
+from .state import load_state, save_state
 
 log = logging.getLogger("declipbench.training")
 
@@ -197,7 +198,7 @@ def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: Trai
     ckpt = None
     if ckpt_path.exists():
         try:
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+            ckpt = load_state(ckpt_path, map_location=device)
         except Exception as exc:
             raise ValueError(f"cannot read checkpoint {ckpt_path}: {exc}; move it away to start over") from exc
         if ckpt.get("fingerprint") != fp:
@@ -257,12 +258,14 @@ def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: Trai
             x_hat_val = predict(model, y_val, s.val_batch_size, device, modality=modality)
             row["val_sdr"] = float(np.mean(sdr_db_items(np.asarray(x_val), x_hat_val)))
         rows.append(row)
-        log.info("epoch %d/%d loss %.4g%s (%.1f s, %.1f items/s)", epoch + 1, s.epochs, row["train_loss"],
-                 f" val SDR {row['val_sdr']:.2f} dB" if "val_sdr" in row else "", row["seconds"], row["items_per_s"])
+        # ETA: remaining epochs x mean epoch time (training steps, over every epoch so far, resumed ones too)
+        eta_s = round((s.epochs - epoch - 1) * sum(r["seconds"] for r in rows) / len(rows))
+        log.info("epoch %d/%d loss %.4g%s (%.1f s, %.1f items/s, ETA %d:%02d:%02d)", epoch + 1, s.epochs,
+                 row["train_loss"], f" val SDR {row['val_sdr']:.2f} dB" if "val_sdr" in row else "", row["seconds"],
+                 row["items_per_s"], eta_s // 3600, eta_s % 3600 // 60, eta_s % 60)
         ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
                 "epoch": epoch, "fingerprint": fp, "log": json.dumps(rows)}
-        with io.atomic_path(ckpt_path) as tmp:
-            torch.save(ckpt, tmp)
+        save_state(ckpt, ckpt_path)
         fieldnames = list(dict.fromkeys(k for r in rows for k in r))
         io.write_csv(workdir / "train_log.csv", rows, fieldnames)
         if on_epoch_end:

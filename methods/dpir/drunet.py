@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from declipbench.training.state import load_state, save_state
+
 RELEASE = "https://github.com/cszn/KAIR/releases/download/v1.0"
 WEIGHT_URLS = {"color": f"{RELEASE}/drunet_color.pth", "gray": f"{RELEASE}/drunet_gray.pth"}
 # no published checksum for either file (KAIR / DPIR READMEs and release page list none): not pinned
@@ -110,7 +112,7 @@ def load_drunet(path, channels: int | None = None, map_location="cpu") -> DRUNet
     """
     path = Path(path)
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        obj = load_state(path, map_location=map_location)
     except Exception as exc:
         raise ValueError(f"cannot read DRUNet checkpoint {path}: {exc}") from exc
     if isinstance(obj, dict) and "state_dict" in obj and "config" in obj:
@@ -133,10 +135,7 @@ def load_drunet(path, channels: int | None = None, map_location="cpu") -> DRUNet
 
 def save_drunet(model: DRUNet, path) -> None:
     """Save weights and the architecture (atomically) for :func:`load_drunet`."""
-    from declipbench.data.io import atomic_path
-
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"config": model.config(), "state_dict": model.state_dict()}, tmp)
+    save_state({"config": model.config(), "state_dict": model.state_dict()}, path)
 
 
 def fetch_weights(kind: str, cache_dir, sha256: str | None = None, progress: bool = True) -> Path:

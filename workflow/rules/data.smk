@@ -48,6 +48,8 @@ rule measure:
         modality=exp_setting("modality"),
         keep=lambda wc: [] if exp_setting("drop_unclipped")(wc) else ["--keep-unclipped"],
         max_items=lambda wc: json.dumps(exp_setting("max_items")(wc), sort_keys=True),
+        # an experiment trains, monitors and tests on its dataset; an extra test set is only tested on
+        required=lambda wc: ["test"] if Paths.split_measured(wc.measured)[1] else ["train", "val", "test"],
         out=lambda wc, output: os.path.dirname(output.manifest),
     log:
         PATHS.log("measure", "{measured}"),
@@ -55,4 +57,5 @@ rule measure:
         "../envs/data.yaml"
     shell:
         "python -m declipbench measure --data {params.data:q} --tau {params.tau} --modality {params.modality}"
-        " {params.keep:q} --max-items {params.max_items:q} --out {params.out:q} 2> {log:q}"
+        " {params.keep:q} --max-items {params.max_items:q} --required-splits {params.required}"
+        " --out {params.out:q} 2> {log:q}"
