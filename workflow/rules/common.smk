@@ -88,6 +88,9 @@ def method_env(wildcards):
 
 
 def method_resource(key):
+    """A method job's resource from its declaration (`resources` in methods/<name>/method.yaml): mem_mb,
+    runtime_min. On Slurm: --mem, --time (workflow/profiles/slurm/config.yaml)."""
+
     def get(wildcards):
         return METHODS[wildcards.method].resources[key]
 
@@ -95,7 +98,11 @@ def method_resource(key):
 
 
 def method_gpus(wildcards):
-    return 1 if METHODS[wildcards.method].resources["gpu"] == "required" else 0
+    """GPUs a method job requests: one when its declaration says `required` or `optional` (a method that
+    uses a GPU when it has one gets one on a cluster: --gpus=1 on Slurm), none for `none`. A local run is
+    not limited by it unless given `--resources gpu=N`. `--set-resources <rule>:gpu=0` runs a rule's jobs
+    without (workflow/profiles/slurm/config.yaml)."""
+    return 0 if METHODS[wildcards.method].resources["gpu"] == "none" else 1
 
 
 def method_threads(wildcards):

@@ -48,6 +48,7 @@ rule reconstruct:
     threads: method_threads
     resources:
         mem_mb=method_resource("mem_mb"),
+        runtime=method_resource("runtime_min"),
         gpu=method_gpus,
     conda:
         method_env
