@@ -25,11 +25,15 @@ claim: install  ## the paper's central claim on embedded data (config/claim.yaml
 	$(BIN)/snakemake --cores $(CORES) --configfile config/claim.yaml
 	$(BIN)/python -m declipbench benchmarks results/claim --out results/claim/benchmarks.md
 
+# Two pytest workers (pytest-xdist), one test file each at a time: the cluster test mostly waits on Slurm,
+# the snakemake runs on their start-up; TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: install  ## the test suite (a few minutes)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: install  ## long checks too
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow"
 
 lint: install
 	$(BIN)/snakemake --lint --configfile $(CONFIG)

@@ -42,13 +42,18 @@ SHA256 = {
 SIGNALS = tuple(SHA256)
 INPUT_SDRS = (1, 3, 5, 7, 10, 15, 20)
 
-#: The survey's published mean Delta-SDR (dB) of SS_PEW over the 10 signals, per input SDR (dB):
+#: The survey's published mean Delta-SDR (dB) over the 10 signals, per input SDR (dB):
 #: Zaviska, Rajmic, Ozerov, Rencker, A survey and an extensive evaluation of popular audio declipping
 #: methods, IEEE J. Sel. Topics Signal Process. 15(1), 2021 (values as given in the project's specification, from
 #: the survey's results published with its toolbox, ``Numerical_results/dSDR_all_declippingResults.mat``).
-PUBLISHED_MEAN_DSDR = {"SS_PEW": {1: 12.17, 3: 15.03, 5: 16.60, 7: 17.66, 10: 19.00, 15: 21.11, 20: 21.99}}
+PUBLISHED_MEAN_DSDR = {"SS_PEW": {1: 12.17, 3: 15.03, 5: 16.60, 7: 17.66, 10: 19.00, 15: 21.11, 20: 21.99},
+                       # A-SPADE and S-SPADE: the means over the 10 rows of dSDR_all_aspade and
+                       # dSDR_all_sspade_new in that file at the pinned COMMIT (read with scipy.io.loadmat;
+                       # the same file gives the SS_PEW means above to the digit), rounded to 0.01 dB
+                       "A-SPADE": {1: 11.88, 3: 13.88, 5: 15.06, 7: 15.98, 10: 17.28, 15: 19.43, 20: 20.27},
+                       "S-SPADE": {1: 11.38, 3: 13.71, 5: 15.04, 7: 15.62, 10: 17.11, 15: 19.28, 20: 19.91}}
 #: Method names of the survey's published per-signal results (a ``reference_csv`` may give them).
-PUBLISHED_METHODS = ("SS_PEW", "SS_EW")
+PUBLISHED_METHODS = ("SS_PEW", "SS_EW", "A-SPADE", "S-SPADE")
 CITATION = ("Zaviska et al., A survey and an extensive evaluation of popular audio declipping methods, "
             "IEEE JSTSP 2021 (toolbox: github.com/rajmic/declipping2020_codes)")
 

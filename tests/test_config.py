@@ -42,7 +42,8 @@ def test_plan_and_spec_of_demo():
     c = load_config(ROOT / "config" / "config.yaml")
     jobs = plan(c)
     names = [(j.method, j.variant) for j in jobs if j.experiment == "table1"]
-    assert names == [("identity", "default"), ("social_sparsity", "pew_short"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
+    assert names == [("identity", "default"), ("social_sparsity", "pew_short"), ("spade", "aspade_short"),
+                     ("spade", "sspade_short"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
                      ("self_supervised", "proposed_mt"), ("self_supervised", "mc_only"),
                      ("self_supervised", "with_bias_mt")]
     # Table 4 (HDR imaging)

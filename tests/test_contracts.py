@@ -85,6 +85,24 @@ def test_every_method_folder_is_covered():
     assert {n for n, _, _ in CASES} == set(METHODS) and "template" in METHODS
 
 
+SYMMETRIC = sorted(n for n, d in METHODS.items() if issubclass(method_class(d), plugins.SymmetricClippingMethod))
+
+
+@pytest.mark.parametrize("name", SYMMETRIC)
+def test_symmetric_clipping_methods_refuse_asymmetric_thresholds_and_take_one_per_item(name):
+    """Social sparsity and SPADE (the survey's declippers) handle symmetric clipping only: an asymmetric
+    pair is refused, not silently treated as symmetric; a wrong count of per-item thresholds likewise."""
+    cls = method_class(METHODS[name])
+    method = cls()
+    ctx = plugins.Context(method_params(cls, {}, name), tau_low=-0.2, tau_high=0.1, device="cpu", threads=1,
+                          progress=False, sample_rate=22050)
+    y = np.zeros((2, 64), np.float32)
+    with pytest.raises(ValueError, match=r"needs symmetric thresholds, got \(-0.2, 0.1\)"):
+        method.reconstruct(y, ctx)
+    with pytest.raises(ValueError, match="3 thresholds for 2 items"):
+        method.reconstruct_per_threshold(y, np.full(3, 0.1), ctx)
+
+
 def test_a_method_returning_the_wrong_shape_is_named(tiny_measurements, tmp_path, monkeypatch):
     cls = method_class(METHODS["identity"])
     monkeypatch.setattr(cls, "reconstruct", lambda self, y, ctx: np.asarray(y)[:, :-1])

@@ -144,7 +144,10 @@ def test_demo_audio_tables_tiny_end_to_end(tmp_path):
     tiny = {"network": {"channels": 4, "depth": 2}, "training": {"epochs": 2, "steps_per_epoch": 3, "batch_size": 4,
                                                                   "crop": 1024}}
     exps = {k: cfg["experiments"][k] for k in ("table1", "table2", "table3")}
-    exps["table1"]["methods"] = {"identity": None, "supervised": {"variants": ["full"]}}
+    exps["table1"]["methods"] = {"identity": None, "spade": {"variants": ["aspade_short"]},
+                                 "supervised": {"variants": ["full"]}}
+    for k in ("table2", "table3"):   # SPADE runs through the DAG in Table 1; its own tests cover the rest
+        exps[k]["methods"].pop("spade")
     for e in exps.values():
         e["method_defaults"] = copy.deepcopy(tiny)
     cfg["experiments"] = exps
@@ -168,6 +171,8 @@ def test_demo_audio_tables_tiny_end_to_end(tmp_path):
     assert "adding" not in (run / "logs" / "train" / "table1" / "supervised" / "full" / "seed0.log").read_text()
     t1 = table("table1.csv")
     assert music["Supervised"]["sdr_mean"] == t1["Supervised"]["sdr_mean"]
+    spade = t1["A-SPADE (shortened schedule, k += 20 per iteration)"]
+    assert int(spade["sdr_n"]) == 6 and float(spade["sdr_mean"]) > float(t1["Identity"]["sdr_mean"])
     # Table 3: every test segment at 10 dB input SDR, so Identity is 10.00 dB with no spread
     t3 = table("table3.csv")
     assert list(t3) == ["Identity", "Supervised", "Proposed SSL (EI on measured targets)"]

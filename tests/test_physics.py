@@ -74,6 +74,20 @@ def test_tau_for_input_sdr_hits_target(target):
     assert sdr_db(x, np.clip(x, -tau, tau)) == pytest.approx(target, abs=1e-3)
 
 
+def test_tau_for_input_sdr_to_machine_precision():
+    """tol=0 (the survey experiments, as clip_sdr.m's fzero): the threshold is within a few floats of the
+    root, far tighter than the default tolerance, which leaves it ~1e-7 of the peak away."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(4000) * np.hanning(4000)
+    exact = tau_for_input_sdr(x, 5.0, tol=0.0, max_iter=2000)
+    f = lambda t: sdr_db(x, np.clip(x, -t, t)) - 5.0  # noqa: E731
+    ulp = np.spacing(exact)
+    assert f(exact - 4 * ulp) <= 0 <= f(exact + 4 * ulp)
+    assert abs(tau_for_input_sdr(x, 5.0) - exact) > 100 * ulp          # the default stops earlier
+    with pytest.raises(ValueError, match="tol"):
+        tau_for_input_sdr(x, 5.0, tol=-1.0)
+
+
 def test_tau_for_input_sdr_out_of_range_is_clear():
     x = np.sin(np.linspace(0, 20, 1000))
     with pytest.raises(ValueError, match="outside the reachable range"):

@@ -30,14 +30,16 @@ def test_dry_run_paper_config_is_not_merged_with_demo():
     specs = [s for s in specs if s.get("experiment") == "table1"]  # table4 (images) has its own network
     assert specs
     for s in specs:  # the paper's network, nothing of the demo's (no channel cap, no 8 channels)
-        if s["method"] in ("identity", "social_sparsity"):
+        if s["method"] in ("identity", "social_sparsity", "spade"):
             assert "network" not in s["params"]  # method_defaults reach only the methods that take them
             continue
         net = s["params"]["network"]
         assert (net["channels"], net["depth"], net["max_channels"], net["arch"]) == (64, 5, None, "unet"), s["variant"]
         assert net["bias"] is ("bias" in s["variant"])
     assert {s["label"] for s in specs} >= {"Identity", "Supervised", "Supervised 5%", "Supervised + EI",
-                                           "Proposed SSL", "MC only", "Proposed with bias"}
+                                           "Proposed SSL", "MC only", "Proposed with bias", "A-SPADE", "S-SPADE"}
+    # SPADE at the survey's settings, its window scaled to the data's rate (4096 at 22,050 Hz)
+    assert {s["params"]["algorithm"] for s in specs if s["method"] == "spade"} == {"aspade", "sspade"}
 
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])

@@ -11,8 +11,14 @@ def tau_for_input_sdr(x: np.ndarray, target_db: float, *, tol: float = 1e-6, max
     """Symmetric threshold ``tau`` such that ``SDR(x, eta_tau(x)) = target_db`` (survey protocol).
 
     Bracketed root search (bisection on a monotone function) over ``(eps, 0.99 max|x|)``: the input
-    SDR increases with tau. Raises ``ValueError`` when the target lies outside the bracket.
+    SDR increases with tau. It stops when the bracket is at most ``tol * max|x|`` wide; ``tol=0``
+    bisects to machine precision (the bracket's ends adjacent floats), as the survey's ``clip_sdr.m``
+    does with MATLAB's ``fzero``: the survey experiments use it, because the sparse declippers' results
+    move with the threshold (BENCHMARKS.md, "SPADE"). Raises ``ValueError`` when the target lies outside
+    the bracket.
     """
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
     x = np.asarray(x, dtype=np.float64)
     peak = float(np.max(np.abs(x)))
     if peak == 0:
@@ -30,6 +36,8 @@ def tau_for_input_sdr(x: np.ndarray, target_db: float, *, tol: float = 1e-6, max
         )
     for _ in range(max_iter):
         mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:          # adjacent floats: machine precision
+            break
         if f(mid) < 0:
             lo = mid
         else:

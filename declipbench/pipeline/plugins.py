@@ -134,12 +134,33 @@ class Method:
     def reconstruct_per_threshold(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
         """Items clipped at their own symmetric thresholds ``taus`` (one per item; the SQAM survey clips
         each case to a target input SDR). The default calls :meth:`reconstruct` once per item with
-        ``tau_low, tau_high = -tau, tau``; override it to batch (``methods/social_sparsity`` does)."""
+        ``tau_low, tau_high = -tau, tau``; override it to batch (:class:`SymmetricClippingMethod` does)."""
         taus = np.asarray(taus, dtype=np.float64).reshape(-1)
         if len(taus) != len(y):
             raise ValueError(f"{len(taus)} thresholds for {len(y)} items")
         return np.stack([np.asarray(self.reconstruct(y[i : i + 1], replace(ctx, tau_low=-float(t), tau_high=float(t))))[0]
                          for i, t in enumerate(taus)])
+
+
+class SymmetricClippingMethod(Method):
+    """A method for symmetric clipping (``tau_low = -tau_high``) that reconstructs items each clipped at its
+    own threshold in one call (the survey's variational declippers). Override :meth:`declip_items`;
+    :meth:`reconstruct` refuses asymmetric thresholds and passes ``tau_high`` for every item."""
+
+    def declip_items(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
+        """``x_hat`` for float32 items ``y`` (items first), item ``i`` clipped at ``+-taus[i]`` (float64)."""
+        raise NotImplementedError
+
+    def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
+        if abs(ctx.tau_low + ctx.tau_high) > 1e-12 * abs(ctx.tau_high):
+            raise ValueError(f"{type(self).__name__} needs symmetric thresholds, got ({ctx.tau_low}, {ctx.tau_high})")
+        return self.declip_items(np.asarray(y, dtype=np.float32), np.full(len(y), float(ctx.tau_high)), ctx)
+
+    def reconstruct_per_threshold(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
+        taus = np.asarray(taus, dtype=np.float64).reshape(-1)
+        if len(taus) != len(y):
+            raise ValueError(f"{len(taus)} thresholds for {len(y)} items")
+        return self.declip_items(np.asarray(y, dtype=np.float32), taus, ctx)
 
 
 # ------------------------------------------------------------------------------------ declarations

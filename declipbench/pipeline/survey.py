@@ -1,8 +1,8 @@
 """Survey experiments: the protocol of the declipping survey (Zaviska et al., IEEE JSTSP 2021) on whole signals.
 
 Each signal of a survey data set (``datasets/sqam.py``) is clipped to every target input SDR with the
-threshold found by a bracketed root search (:func:`declipbench.physics.tau_for_input_sdr`, the survey's
-``clip_sdr``); unsupervised methods (``trains: false``) reconstruct every case; the table reports, per
+threshold found by a bracketed root search to machine precision (:func:`declipbench.physics.tau_for_input_sdr`,
+the survey's ``clip_sdr``); unsupervised methods (``trains: false``) reconstruct every case; the table reports, per
 method and input SDR, the mean and median Delta-SDR over the signals beside the survey's published
 numbers. Config section ``surveys:`` (``workflow/schemas/config.schema.yaml``, checked with the rest of the
 configuration in :mod:`.config`); rules in ``workflow/rules/survey.smk``:
@@ -53,7 +53,7 @@ def measure(module: str, params: dict, signal: str, input_sdrs: list[float], dat
     x = mod.load(p, data_dir, progress=False)[signal]
     taus, ys, achieved, fractions = [], [], [], []
     for target in input_sdrs:
-        tau = tau_for_input_sdr(x, float(target))
+        tau = tau_for_input_sdr(x, float(target), tol=0.0, max_iter=2000)   # to machine precision, as clip_sdr.m
         y = np.clip(x, -tau, tau)
         taus.append(tau)
         ys.append(y)

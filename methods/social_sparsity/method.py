@@ -6,13 +6,13 @@ survey's loop and its plain transcription (the test oracle) are in :mod:`.sparsi
 
 import numpy as np
 
-from declipbench import Context, Method, Param
+from declipbench import Context, Param, SymmetricClippingMethod
 from declipbench.training.device import pick_device, set_threads
 
 from .sparsity import declip, default_lambdas
 
 
-class SocialSparsity(Method):
+class SocialSparsity(SymmetricClippingMethod):
     parameters = {
         "shrinkage": Param("pew", choices=("pew", "ew"), help="persistent (PEW, 3 x 7 neighbourhood) or plain (EW)"),
         "window": Param(None, int, min=1, help="window length in samples (null: the survey's duration at the data's rate)"),
@@ -26,16 +26,7 @@ class SocialSparsity(Method):
         "batch": Param(16, int, min=1, help="signals processed together (memory grows with it)"),
     }
 
-    def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
-        if abs(ctx.tau_low + ctx.tau_high) > 1e-12 * abs(ctx.tau_high):
-            raise ValueError(f"social sparsity needs symmetric thresholds, got ({ctx.tau_low}, {ctx.tau_high})")
-        y = np.asarray(y, dtype=np.float32)
-        return self._run(y, np.full(len(y), float(ctx.tau_high)), ctx)
-
-    def reconstruct_per_threshold(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
-        return self._run(np.asarray(y, dtype=np.float32), np.asarray(taus, dtype=np.float64), ctx)
-
-    def _run(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
+    def declip_items(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
         p = ctx.params
         set_threads(ctx.threads)
         lam = p["lambdas"]
