@@ -431,7 +431,7 @@ class _Batch:
                 thr = val.to(self.dev)
             else:
                 thr[torch.as_tensor(rows, device=self.dev)] = val.to(self.dev)
-        return v.mul_(torch.ge(m2, thr, out=m2))              # m2 becomes the 0/1 mask
+        return v.masked_fill_(torch.lt(m2, thr, out=self.scratch("drop", m2.shape, torch.bool)), 0)
 
     def full_norm_(self, c: torch.Tensor) -> torch.Tensor:
         """The norm of the full spectrum whose half is ``c`` (one per row): ``2 ||c||^2`` less the bins
