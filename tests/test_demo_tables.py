@@ -151,6 +151,7 @@ def test_demo_audio_tables_tiny_end_to_end(tmp_path):
     for e in exps.values():
         e["method_defaults"] = copy.deepcopy(tiny)
     cfg["experiments"] = exps
+    cfg["figures"].pop("hdr_mask")     # Figure 4 draws on Table 4, not run here (tests/test_figures.py)
     path = tmp_path / "tiny_audio.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     snakemake("--cores", "2", "--configfile", str(path), timeout=900)
@@ -170,6 +171,8 @@ def test_demo_audio_tables_tiny_end_to_end(tmp_path):
     assert (run / "models" / "table1" / "supervised" / "full" / "seed0" / "model.pt").exists()
     assert "adding" not in (run / "logs" / "train" / "table1" / "supervised" / "full" / "seed0.log").read_text()
     t1 = table("table1.csv")
+    assert (run / "figures" / "fig2_mc_losses.png").stat().st_size > 0   # the demo's Figure 2 (tests/test_figures.py)
+    assert len((run / "figures" / "fig2_mc_losses.csv").read_text().splitlines()) == 802
     assert music["Supervised"]["sdr_mean"] == t1["Supervised"]["sdr_mean"]
     spade = t1["A-SPADE (shortened schedule, k += 20 per iteration)"]
     assert int(spade["sdr_n"]) == 6 and float(spade["sdr_mean"]) > float(t1["Identity"]["sdr_mean"])

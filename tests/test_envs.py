@@ -101,6 +101,8 @@ RULE_CODE = {
     "eval": [CLI, STEPS, *sorted((PKG / "metrics").glob("*.py"))],
     "report": [CLI, SURVEY, PKG / "report" / "tables.py", PKG / "report" / "figures.py",
                PKG / "report" / "benchmarks.py"],
+    # besides train and reconstruct (methods: test_method_envs_list_what_methods_import), Figure 2
+    "torch": [CLI, PKG / "report" / "loss_figure.py"],
 }
 
 

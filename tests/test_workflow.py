@@ -21,6 +21,8 @@ def test_dry_run(configfile):
     out = snakemake("-n", "--forceall", "--configfile", configfile).stdout
     for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure"):
         assert re.search(rf"^{rule}\s+\d+", out, re.M), rule
+    if configfile in ("config/config.yaml", "config/paper.yaml"):   # the paper's Figure 2
+        assert re.search(r"^figure_mc_losses\s+1$", out, re.M)
 
 
 def test_dry_run_paper_config_is_not_merged_with_demo():

@@ -83,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("inputs", type=Path, nargs="+", help="reconstruction .npz files, one per label")
 
+    s = sub.add_parser("figure-mc-losses", help="Figure 2: the naive MC and the MC loss and their derivatives")
+    s.add_argument("--tau", type=float, default=1.0)
+    s.add_argument("--reliable-y", type=float, default=0.5, help="the reliable sample's value over tau")
+    s.add_argument("--span", type=float, default=2.0, help="estimates from -span tau to span tau")
+    s.add_argument("--points", type=int, default=801)
+    s.add_argument("--out", type=Path, required=True, help="the figure (.png)")
+    s.add_argument("--csv", type=Path, required=True, help="the curves (.csv)")
+
+    s = sub.add_parser("figure-hdr-mask", help="Figure 4: an HDR test image, its measurement and the mask of eq. 13")
+    s.add_argument("--measurements", type=Path, required=True)
+    s.add_argument("--tau", type=float, required=True)
+    s.add_argument("--item", type=int, default=None, help="test item (default: the one with the most clipped samples)")
+    s.add_argument("--out", type=Path, required=True, help="the figure (.png)")
+    s.add_argument("--csv", type=Path, required=True, help="the mask's counts per channel (.csv)")
+
     s = sub.add_parser("survey-fetch", help="survey experiments: verify/download the signals, write a manifest")
     s.add_argument("--module", required=True)
     s.add_argument("--params", default="{}", help="dataset params as JSON")
@@ -185,6 +200,23 @@ def _run(args) -> int:
         recons = [(lab, io.load_arrays(f)["x_hat"][i]) for lab, f in zip(args.labels, args.inputs)]
         example_figure(args.modality, x[i], y[i], recons, args.tau, args.sample_rate, args.out, args.seconds,
                        args.title or f"test item {i}")
+    elif args.step == "figure-mc-losses":
+        from ..report.loss_figure import mc_loss_curves, mc_loss_figure, write_curves
+
+        curves = mc_loss_curves(args.tau, args.reliable_y, args.span, args.points)
+        write_curves(curves, args.csv)
+        mc_loss_figure(curves, args.tau, args.reliable_y, args.out)
+    elif args.step == "figure-hdr-mask":
+        from ..data.io import write_csv
+        from ..report.figures import hdr_mask_figure, hdr_mask_rows, most_clipped_item
+
+        y, x = steps.load_split(args.measurements, "test", with_x=True)
+        i = most_clipped_item(y, args.tau) if args.item is None else args.item
+        if not 0 <= i < len(y):
+            raise ValueError(f"figures.hdr_mask.item = {i} is outside the {len(y)} test items of {args.measurements}")
+        write_csv(args.csv, [{"item": i, **r} for r in hdr_mask_rows(y[i], args.tau)],
+                  ["item", "channel", "pixels", "clipped", "fraction"])
+        hdr_mask_figure(x[i], y[i], args.tau, args.out, i)
     elif args.step.startswith("survey-"):
         _run_survey(args)
     elif args.step == "benchmarks":

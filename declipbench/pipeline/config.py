@@ -166,9 +166,23 @@ def validate_config(config: dict, source: str = "config") -> dict:
         _check_datasets(config, source)
         _check_experiments(config, source)
         _check_surveys(config, source)
+        _check_figures(config, source)
     except PluginError as exc:  # its message names the file and the field
         raise ConfigError(str(exc)) from exc
     return config
+
+
+def _check_figures(config: dict, source: str) -> None:
+    """A figure drawn from an experiment's data names an experiment of the right modality."""
+    fig = config["figures"].get("hdr_mask")
+    if fig is not None:
+        exp = config["experiments"].get(fig["experiment"])
+        if exp is None:
+            raise ConfigError(f"{source}: figures.hdr_mask.experiment: unknown experiment {fig['experiment']!r}; "
+                              f"available: {sorted(config['experiments'])}")
+        if exp["modality"] != "image":
+            raise ConfigError(f"{source}: figures.hdr_mask.experiment: {fig['experiment']!r} has modality "
+                              f"{exp['modality']!r}; Figure 4 needs an image experiment")
 
 
 def _check_datasets(config: dict, source: str) -> None:

@@ -91,6 +91,10 @@ class Paths:
     def figure(self, experiment: str) -> str:
         return f"{self.root}/figures/{experiment}_examples.png"
 
+    def paper_figure(self, name: str, ext: str = "png") -> str:
+        """One of the paper's illustration figures (``figures:`` in the config) and its data (``ext="csv"``)."""
+        return f"{self.root}/figures/{name}.{ext}"
+
     # ----------------------------------------------------------------------------- surveys
     def survey(self, survey: str) -> str:
         return f"{self.root}/surveys/{survey}"

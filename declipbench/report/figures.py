@@ -136,3 +136,42 @@ def image_figure(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.ndarra
             a.set_yticks([])
     axes[1, 0].set_ylabel(f"most saturated region, -{stops:g} stops", fontsize=7)
     _finish(fig, out, title, title_size=9, dpi=130)
+
+
+def most_clipped_item(y: np.ndarray, tau: float) -> int:
+    """The test item with the most clipped samples (the first of equals)."""
+    return int(np.argmax((np.asarray(y) >= tau).reshape(len(y), -1).sum(axis=1)))
+
+
+def hdr_mask_rows(y_item: np.ndarray, tau: float) -> list[dict]:
+    """The clipped mask of eq. 13 of one image (``C x H x W``): per channel, and per pixel with any / every
+    channel clipped, how many samples the masking blend lets the network change."""
+    m = np.asarray(y_item) >= tau
+    names = ["R", "G", "B"] if m.shape[0] == 3 else [f"channel {c}" for c in range(m.shape[0])]
+    parts = [(n, m[c]) for c, n in enumerate(names)] + [("any channel", m.any(axis=0)), ("every channel", m.all(axis=0))]
+    return [{"channel": n, "pixels": int(a.size), "clipped": int(a.sum()), "fraction": f"{a.mean():.6f}"} for n, a in parts]
+
+
+def hdr_mask_figure(x: np.ndarray, y: np.ndarray, tau: float, out: Path, item: int, title: str = "") -> None:
+    """Figure 4: a test image (display tone map), its measurement, and the mask ``m`` of eq. 13 (white:
+    every channel clipped; coloured: the clipped channels; black: reliable, returned exactly)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..physics.camera import display
+
+    m = np.asarray(y) >= tau
+    any_px = m.any(axis=0)
+    fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.6))
+    panels = [("Clean (tone-mapped)", display(np.moveaxis(x, 0, -1))),
+              ("Measurement", display(np.moveaxis(y, 0, -1))),
+              (f"Mask m of eq. 13: {any_px.mean():.1%} of the pixels\nhave a clipped channel",
+               (np.moveaxis(m, 0, -1) * 255).astype(np.uint8) if m.shape[0] == 3 else m.any(axis=0))]
+    for ax, (label, img) in zip(axes, panels):
+        ax.imshow(img, interpolation="nearest", cmap=None if img.ndim == 3 else "gray")
+        ax.set_title(label, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    _finish(fig, out, title or f"Figure 4: test item {item}, saturation level {tau:g}", title_size=9, dpi=130)

@@ -149,8 +149,13 @@ def survey_dataset(wildcards):
     return CFG["surveys"][wildcards.survey]["dataset"]
 
 
+#: the config's figures: key -> the file name of the figure (and of its data, .csv)
+PAPER_FIGURES = {"mc_losses": "fig2_mc_losses", "hdr_mask": "fig4_hdr_mask"}
+
+
 def final_outputs():
     out = [f for table in TABLES for f in PATHS.tables(table)]
+    out += [PATHS.paper_figure(PAPER_FIGURES[key], ext) for key in CFG["figures"] for ext in ("png", "csv")]
     return out + [PATHS.figure(name) for name in CFG["experiments"]]
 
 

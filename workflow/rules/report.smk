@@ -1,5 +1,5 @@
 # Report: one table (CSV, Markdown, LaTeX) per experiment and per extra test set, one example figure per
-# experiment.
+# experiment, and the paper's illustration figures named under figures: in the config.
 
 
 rule table:
@@ -54,3 +54,42 @@ rule figure:
         " --tau {params.tau} --sample-rate {params.sample_rate} {params.item:q} --seconds {params.seconds}"
         " --title {params.title:q} --labels {params.labels:q} --out {output:q}"
         " {input.reconstructions:q} 2> {log:q}"
+
+
+rule figure_mc_losses:
+    output:
+        png=PATHS.paper_figure("fig2_mc_losses"),
+        csv=PATHS.paper_figure("fig2_mc_losses", "csv"),
+    params:
+        tau=lambda wc: CFG["figures"]["mc_losses"]["tau"],
+        reliable_y=lambda wc: CFG["figures"]["mc_losses"]["reliable_y"],
+        span=lambda wc: CFG["figures"]["mc_losses"]["span"],
+        points=lambda wc: CFG["figures"]["mc_losses"]["points"],
+    log:
+        PATHS.log("figure", "fig2_mc_losses"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m declipbench figure-mc-losses --tau {params.tau} --reliable-y {params.reliable_y}"
+        " --span {params.span} --points {params.points} --out {output.png:q} --csv {output.csv:q} 2> {log:q}"
+
+
+rule figure_hdr_mask:
+    input:
+        lambda wc: PATHS.measurement_files(CFG["figures"]["hdr_mask"]["experiment"], splits=("test",)),
+    output:
+        png=PATHS.paper_figure("fig4_hdr_mask"),
+        csv=PATHS.paper_figure("fig4_hdr_mask", "csv"),
+    params:
+        measurements=lambda wc: PATHS.measurements(CFG["figures"]["hdr_mask"]["experiment"]),
+        tau=lambda wc: CFG["experiments"][CFG["figures"]["hdr_mask"]["experiment"]]["tau"],
+        item=lambda wc: (
+            ["--item", str(CFG["figures"]["hdr_mask"]["item"])] if CFG["figures"]["hdr_mask"]["item"] is not None else []
+        ),
+    log:
+        PATHS.log("figure", "fig4_hdr_mask"),
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m declipbench figure-hdr-mask --measurements {params.measurements:q} --tau {params.tau}"
+        " {params.item:q} --out {output.png:q} --csv {output.csv:q} 2> {log:q}"

@@ -1,0 +1,101 @@
+"""The paper's illustration figures: each figure's data checked against what the figure claims."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from declipbench.pipeline import steps
+from declipbench.pipeline.config import ConfigError, load_config, validate_config
+from declipbench.report.figures import hdr_mask_rows, most_clipped_item
+from declipbench.report.loss_figure import COLUMNS, mc_loss_curves
+
+
+# ------------------------------------------------------------------ Figure 2: naive MC against MC
+@pytest.mark.parametrize("tau, reliable_y", [(1.0, 0.5), (0.1, -0.3)])
+def test_figure2_naive_mc_is_flat_beyond_the_threshold_and_mc_is_not(tau, reliable_y):
+    c = mc_loss_curves(tau=tau, reliable_y=reliable_y, span=2.0, points=401)
+    x = c["x_hat"]
+    beyond, inside = np.abs(x) > tau * (1 + 1e-9), np.abs(x) < tau * (1 - 1e-9)
+    y_rel = reliable_y * tau
+    # the naive loss (eq. 6) has no gradient beyond the threshold, on a reliable sample where it is
+    # wrong (loss > 0) and on a clipped sample estimated below -tau: gradient descent cannot move it
+    assert np.all(c["reliable_naive_mc_grad"][beyond] == 0) and np.all(c["reliable_naive_mc"][beyond] > 0)
+    assert np.all(c["clipped_naive_mc_grad"][x < -tau * (1 + 1e-9)] == 0)
+    assert np.all(c["clipped_naive_mc"][x < -tau * (1 + 1e-9)] == pytest.approx(4 * tau ** 2))
+    # MC (eq. 7) on a reliable sample is (x_hat - y)^2 everywhere: it pulls the estimate back to y
+    assert np.allclose(c["reliable_mc"], (x - y_rel) ** 2) and np.allclose(c["reliable_mc_grad"], 2 * (x - y_rel))
+    # on a clipped-high sample: the one-sided penalty, zero (and flat) at or above tau, 2 (x_hat - tau) below
+    above = x >= tau
+    assert np.all(c["clipped_mc"][above] == 0) and np.all(c["clipped_mc_grad"][above] == 0)
+    assert np.allclose(c["clipped_mc_grad"][~above], 2 * (x[~above] - tau))
+    # inside the threshold both are the same squared error
+    for case in ("reliable", "clipped"):
+        assert np.allclose(c[f"{case}_naive_mc"][inside], c[f"{case}_mc"][inside])
+        assert np.allclose(c[f"{case}_naive_mc_grad"][inside], c[f"{case}_mc_grad"][inside])
+
+
+@pytest.mark.parametrize("kw, msg", [({"tau": 0}, "tau must be > 0"), ({"reliable_y": 1.0}, r"\|reliable_y\| < 1"),
+                                     ({"span": 1.0}, "span > 1"), ({"points": 2}, "points >= 3")])
+def test_figure2_bad_settings_are_refused(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        mc_loss_curves(**kw)
+
+
+def test_figure2_command_writes_the_figure_and_its_data(tmp_path):
+    png, table = tmp_path / "f" / "fig2.png", tmp_path / "f" / "fig2.csv"
+    subprocess.run([sys.executable, "-m", "declipbench", "figure-mc-losses", "--tau", "0.5", "--points", "11",
+                    "--out", str(png), "--csv", str(table)], cwd=ROOT, check=True, capture_output=True)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.DictReader(open(table)))
+    assert len(rows) == 11 and list(rows[0]) == list(COLUMNS)
+    assert float(rows[0]["x_hat"]) == -1.0 and float(rows[-1]["x_hat"]) == 1.0
+    assert not list(tmp_path.joinpath("f").glob(".*"))   # no temporary left behind
+
+
+# ------------------------------------------------------------- Figure 4: an HDR image and its mask
+def test_figure4_mask_counts_are_the_clipped_samples_of_the_measurement():
+    rng = np.random.default_rng(0)
+    y = np.minimum(rng.uniform(0, 1.5, size=(3, 4, 5)), 1.0)
+    rows = {r["channel"]: r for r in hdr_mask_rows(y, 1.0)}
+    for c, name in enumerate("RGB"):
+        assert rows[name]["clipped"] == int((y[c] >= 1.0).sum()) and rows[name]["pixels"] == 20
+    assert rows["any channel"]["clipped"] == int((y >= 1).any(axis=0).sum())
+    assert rows["every channel"]["clipped"] == int((y >= 1).all(axis=0).sum())
+    assert rows["every channel"]["clipped"] <= min(rows[n]["clipped"] for n in "RGB") <= rows["any channel"]["clipped"]
+    stack = np.stack([np.zeros_like(y), y, np.ones_like(y) * 0.5])
+    assert most_clipped_item(stack, 1.0) == 1
+
+
+def test_figure4_command_on_measured_hdr_items(tmp_path):
+    steps.prepare("synthetic_hdr", {"splits": {"train": 1, "val": 1, "test": 3}, "scene_size": 32, "size": 32,
+                                    "patch": 16, "patches_per_image": 2}, tmp_path / "data")
+    steps.measure(tmp_path / "data", tmp_path / "m", 1.0, modality="image")
+    y, _ = steps.load_split(tmp_path / "m", "test", with_x=False)
+    png, table = tmp_path / "f" / "fig4.png", tmp_path / "f" / "fig4.csv"
+    subprocess.run([sys.executable, "-m", "declipbench", "figure-hdr-mask", "--measurements", str(tmp_path / "m"),
+                    "--tau", "1", "--out", str(png), "--csv", str(table)], cwd=ROOT, check=True, capture_output=True)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = list(csv.DictReader(open(table)))
+    item = most_clipped_item(y, 1.0)
+    assert {int(r["item"]) for r in rows} == {item}
+    assert int(rows[3]["clipped"]) == int((y[item] >= 1).any(axis=0).sum()) > 0
+    bad = subprocess.run([sys.executable, "-m", "declipbench", "figure-hdr-mask", "--measurements", str(tmp_path / "m"),
+                          "--tau", "1", "--item", "7", "--out", str(png), "--csv", str(table)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "item = 7 is outside the" in bad.stderr
+
+
+def test_figure4_needs_an_image_experiment():
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    for experiment, msg in (("table9", "unknown experiment 'table9'"), ("table1", "has modality 'audio'")):
+        bad = copy.deepcopy(cfg)
+        bad["figures"]["hdr_mask"] = {"experiment": experiment}
+        with pytest.raises(ConfigError, match=rf"figures\.hdr_mask\.experiment: .*{msg}"):
+            validate_config(bad, "x.yaml")
