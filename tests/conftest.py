@@ -83,3 +83,14 @@ def assert_prepared(out_dir, modality: str, manifest: dict) -> None:
             cam = np.load(out_dir / f"{split}_camera.npy")
             assert cam.shape == (len(x), 3), split
     assert len(np.load(out_dir / "train.npy", mmap_mode="r")) > 0 and len(np.load(out_dir / "test.npy", mmap_mode="r")) > 0
+
+
+# `make test` runs two pytest-xdist workers, one file each at a time, in collection order: the two longest
+# files go first (longest processing time first), so neither waits for the other at the end. Measured in
+# BENCHMARKS.md, "Test suite".
+LONGEST_FIRST = ("test_survey.py", "test_slurm.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))   # stable: the rest keep their order
