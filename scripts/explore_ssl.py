@@ -9,8 +9,8 @@ the numbers it printed are in BENCHMARKS.md with the exact arguments. The DAG's 
 
 Keys: the training settings (``epochs``, ``lr``, ...), the loss in the flat form the sweep was run with
 (``loss``: ``mc_ei``, ``mc``, ``supervised`` or ``supervised_ei``; ``alpha``, ``g_min``, ``g_max``,
-``g_distribution``, ``ei_stop_gradient``, ``ei_core_weight``: the EI loss's ``weight``, ``g_min``,
-``g_max``, ``distribution``, ``stop_gradient``, ``core_weight``), ``seed``, and ``data`` (synthetic_music
+``g_distribution``, ``ei_stop_gradient``, ``ei_core_weight``, ``ei_max_saturated_fraction``,
+``ei_target_on_clipped``: the EI loss's parameters of those names), ``seed``, and ``data`` (synthetic_music
 params), ``net`` (UNet1d params), ``masking`` (bool), ``two`` (reliable channel), ``cons`` (consistent
 output), ``ntrain``, ``init`` (a checkpoint to start from). Runs with one thread, so two can share the
 2-core machine.
@@ -36,10 +36,13 @@ from declipbench.physics import Thresholds, clip, has_clipping  # noqa: E402
 from declipbench.pipeline.parameters import resolve  # noqa: E402
 from declipbench.pipeline.plugins import dataset_params, load_dataset  # noqa: E402
 from declipbench.training import TRAINING, TrainSettings, fit, predict  # noqa: E402
+from declipbench.training.loop import TrainingDiverged  # noqa: E402
+from declipbench.training.state import load_state  # noqa: E402
 
 TERMS = {"mc_ei": ["mc", "ei"], "mc": ["mc"], "supervised": ["supervised"], "supervised_ei": ["supervised", "ei"]}
 EI_KEYS = {"alpha": "weight", "g_min": "g_min", "g_max": "g_max", "g_distribution": "distribution",
-           "ei_stop_gradient": "stop_gradient", "ei_core_weight": "core_weight"}
+           "ei_stop_gradient": "stop_gradient", "ei_core_weight": "core_weight",
+           "ei_max_saturated_fraction": "max_saturated_fraction", "ei_target_on_clipped": "target_on_clipped"}
 
 
 def losses_and_settings(args: dict):
@@ -92,12 +95,19 @@ def main() -> None:
     losses, s = losses_and_settings(args)
     t = time.time()
     shutil.rmtree(out / f"w_{name}", ignore_errors=True)
-    rows = fit(model, losses, th, s, out / f"w_{name}", ytr, xtr, yv, xv, modality="audio", seed=seed, threads=1,
-               progress=False)
-    xh = predict(model, yte, modality="audio")
-    res = {"name": name, "test_sdr": round(mean_sdr(xte, xh), 2), "identity": round(mean_sdr(xte, yte), 2),
-           "val_curve": [round(r.get("val_sdr", 0), 2) for r in rows], "min": round((time.time() - t) / 60, 1),
-           "ntrain": len(xtr), "args": a.args}
+    try:
+        rows = fit(model, losses, th, s, out / f"w_{name}", ytr, xtr, yv, xv, modality="audio", seed=seed,
+                   threads=1, progress=False)
+    except TrainingDiverged as exc:  # recorded as diverged, with the epochs it completed
+        ckpt = out / f"w_{name}" / "checkpoint.pt"
+        rows, diverged = json.loads(load_state(ckpt)["log"]) if ckpt.exists() else [], str(exc)
+    else:
+        diverged = None
+    xh = predict(model, yte, modality="audio") if diverged is None else None
+    res = {"name": name, "test_sdr": round(mean_sdr(xte, xh), 2) if xh is not None else None,
+           "identity": round(mean_sdr(xte, yte), 2), "val_curve": [round(r.get("val_sdr", 0), 2) for r in rows],
+           "peak_ratio": [r.get("peak_ratio") for r in rows], "diverged": diverged,
+           "min": round((time.time() - t) / 60, 1), "ntrain": len(xtr), "args": a.args}
     print(json.dumps(res))
     with open(out / "results.jsonl", "a") as fh:
         fh.write(json.dumps(res) + "\n")

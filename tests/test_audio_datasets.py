@@ -381,8 +381,13 @@ def test_paper_dag_has_the_audio_tables():
                    "results/paper/tables/table2/aesdd.md", "results/paper/tables/table3.md",
                    "results/paper/measurements/table2/test_sets/aesdd/test_y.npy",
                    "results/paper/models/table3/self_supervised/proposed/seed0/model.pt",
-                   "results/paper/models/table2/self_supervised/proposed/seed0/model.pt"):
+                   "results/paper/models/table2/self_supervised/proposed/seed0/model.pt",
+                   "results/paper/models/table1/self_supervised/proposed_detached/seed2/model.pt",
+                   "results/paper/models/table1/supervised/full/seed2/model.pt"):
         assert target in out, target
+    # three seeds for what trains, one run for what does not
+    assert "results/paper/reconstructions/table1/social_sparsity/pew/seed0.npz" in out
+    assert "results/paper/reconstructions/table1/social_sparsity/pew/seed1" not in out
     # Table 2's supervised network is Table 1's (same data and settings): trained once, reconstructs both
     assert "results/paper/models/table2/supervised" not in out
     assert "input: results/paper/measurements/table2/test_sets/aesdd/test_y.npy, " \

@@ -38,13 +38,27 @@ def test_defaults_are_filled():
     assert c["results_dir"] == "results" and exp["sample_rate"] == 22050 and exp["drop_unclipped"] is True
 
 
+def test_seeds_multiply_the_trained_methods_only():
+    """With three seeds every method that trains runs three times; one that does not train (its output
+    cannot depend on a training seed) runs once, with the first seed. A repeated seed is refused."""
+    c = load_config(ROOT / "config" / "config.yaml", overrides={"seeds": [3, 1, 2]})
+    jobs = [j for j in plan(c) if j.experiment == "table1"]
+    seeds = {}
+    for j in jobs:
+        seeds.setdefault((j.method, j.variant), []).append(j.seed)
+    assert seeds[("identity", "default")] == [3] and seeds[("spade", "aspade_short")] == [3]
+    assert seeds[("supervised", "full")] == [3, 1, 2] and seeds[("self_supervised", "proposed_mt")] == [3, 1, 2]
+    with pytest.raises(Exception, match="seeds"):
+        load_config(ROOT / "config" / "config.yaml", overrides={"seeds": [0, 0]})
+
+
 def test_plan_and_spec_of_demo():
     c = load_config(ROOT / "config" / "config.yaml")
     jobs = plan(c)
     names = [(j.method, j.variant) for j in jobs if j.experiment == "table1"]
     assert names == [("identity", "default"), ("social_sparsity", "pew_short"), ("spade", "aspade_short"),
                      ("spade", "sspade_short"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
-                     ("self_supervised", "proposed_mt"), ("self_supervised", "mc_only"),
+                     ("self_supervised", "proposed"), ("self_supervised", "proposed_mt"), ("self_supervised", "mc_only"),
                      ("self_supervised", "with_bias_mt")]
     # Table 4 (HDR imaging)
     assert [(j.method, j.variant) for j in jobs if j.experiment == "table4"] == [

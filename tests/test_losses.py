@@ -173,3 +173,40 @@ def test_a_new_loss_is_a_class_and_a_name():
         assert [t.name for t in terms] == ["supervised", "l1_test"] and terms[1].weight == 0.5
     finally:
         del LOSSES["l1_test"]
+
+
+def test_ei_leaves_out_items_mostly_above_the_threshold_as_the_authors_2024_code():
+    """``max_saturated_fraction`` (the first author's ``no_div``, 0.7): an item whose g x_hat is above the
+    upper threshold on at least that fraction of samples is left out; the batch mean is then the mean over
+    the kept items."""
+    x_hat = torch.tensor([[2.0, 2.0, 2.0, 0.1], [0.2, 0.1, -0.3, 0.4], [0.5, -0.2, 0.3, 0.0]])
+    g = torch.tensor([1.0, 2.0, 1.5])
+    f = lambda v: 0.8 * v  # noqa: E731
+    per_item = ei_loss(x_hat, f, TH, g, reduction="item", max_saturated_fraction=0.7)
+    assert per_item[0].item() == 0.0  # 3 of 4 samples of g x_hat above 1: left out
+    full = ei_loss(x_hat, f, TH, g, reduction="item")
+    torch.testing.assert_close(per_item[1:], full[1:] * 3 / 2)  # scaled: mean over the 2 kept items
+    torch.testing.assert_close(per_item.mean(), full[1:].mean())
+    torch.testing.assert_close(ei_loss(x_hat, f, TH, g, max_saturated_fraction=0.7), full[1:].mean())
+    # at 0.8 nothing is left out; when every item is, the term is 0 and still differentiable
+    torch.testing.assert_close(ei_loss(x_hat, f, TH, g, reduction="item", max_saturated_fraction=0.8), full)
+    xh = x_hat[:1].clone().requires_grad_(True)
+    zero = ei_loss(xh, f, TH, g[:1], reduction="item", max_saturated_fraction=0.5)
+    zero.sum().backward()
+    assert zero.item() == 0.0 and xh.grad is not None and not xh.grad.any()
+
+
+def test_ei_target_on_clipped_samples_can_be_the_measurement():
+    """``target_on_clipped: measurement`` (the first author's ``use_mask``): where y is clipped the target
+    g x_hat is g y, so no gradient reaches the estimate there."""
+    from declipbench.losses.ei import EILoss
+
+    y = torch.tensor([[0.5, 1.0, -1.0, 0.2]])
+    x_hat = torch.tensor([[0.5, 3.0, -2.0, 0.2]], requires_grad=True)
+    f = lambda v: 0.9 * v  # noqa: E731
+    ei = EILoss(g_min=1.5, g_max=1.5, target_on_clipped="measurement")
+    got = ei(x_hat, y, model=f, physics=TH, generator=torch.Generator().manual_seed(0))
+    want = ei_loss(torch.tensor([[0.5, 1.0, -1.0, 0.2]]), f, TH, torch.tensor([1.5]), reduction="item")
+    torch.testing.assert_close(got, want)
+    got.sum().backward()
+    assert x_hat.grad[0, 1] == 0 and x_hat.grad[0, 2] == 0 and x_hat.grad[0, 0] != 0

@@ -63,8 +63,8 @@ def test_tables_bold_the_best_and_show_missing():
     rows = _rows([1.0, 2.0], label="Low", method="a") + _rows([5.0, 7.0, None], label="High", method="b")
     summary = summarise(rows, ["sdr"])
     md = to_markdown(summary, ["sdr"], "T")
-    assert "| High | **6.00 ± 1.41 (1 missing)** |" in md
-    assert "| Low | 1.50 ± 0.71 |" in md and "Items not scored" in md
+    assert "| High | **6.00** ± 1.41 [5.00, 7.00] (1 missing) |" in md
+    assert "| Low | 1.50 ± 0.71 [1.00, 2.00] |" in md and "Items not scored" in md
     tex = to_latex(summary, ["sdr"], "T_1 & co")
     assert r"\textbf{6.00} $\pm$ 1.41" in tex and r"T\_1 \& co" in tex and r"\bottomrule" in tex
 
@@ -86,10 +86,10 @@ def test_a_method_failing_on_the_hard_items_is_not_crowned(tmp_path):
     assert by["Failing"]["sdr_mean"] > by["Good"]["sdr_mean"]  # the trap: its mean skips the hard items
     assert by["Good"]["sdr_best"] and not by["Failing"]["sdr_best"] and by["Good"]["sdr_ranked_on"] == 3
     md = (tmp_path / "t.md").read_text()
-    assert "| Good | **9.50 ± 5.01** |" in md and "| Failing | 13.50 ± 1.00 (3 missing) |" in md
+    assert "| Good | **9.50** ± 5.01 [" in md and "| Failing | 13.50 ± 1.00 [" in md and "(3 missing) |" in md
     assert "did not score the same items; the bold one has the best mean over the 3 items every method scored" in md
     tex = (tmp_path / "t.tex").read_text()
-    assert r"\textbf{9.50} $\pm$ 5.01" in tex and r"13.50 $\pm$ 1.00 (3 missing)" in tex
+    assert r"\textbf{9.50} $\pm$ 5.01" in tex and r"13.50 $\pm$ 1.00 [" in tex and "(3 missing)" in tex
     assert "3 items every method scored" in tex and "Items not scored: Failing: 3× nonfinite reconstruction" in tex
     csv_rows = {r["label"]: r for r in io.read_csv(tmp_path / "t.csv")}
     assert csv_rows["Good"]["sdr_best"] == "True" and csv_rows["Failing"]["sdr_ranked_on"] == "3"
@@ -170,3 +170,45 @@ def test_measure_and_evaluate_with_unclipped_and_silent_items_kept(tmp_path):
     assert notes[("2", "sdr")] == "silent clean signal: SDR undefined"
     (row,) = write_tables([tmp_path / "m.csv"], ["sdr", "delta_sdr"], tmp_path / "t", tmp_path / "all.csv")
     assert row["sdr_n"] == 1 and row["sdr_missing"] == 2 and math.isfinite(row["sdr_mean"])
+
+
+def _seeded(values_by_seed, label, method, metric="sdr"):
+    return [dict(r, seed=str(seed)) for seed, values in enumerate(values_by_seed)
+            for r in _rows([float(v) for v in values], metric=metric, label=label, method=method)]
+
+
+def test_mean_over_seeds_interval_spread_and_paired_test():
+    """Three seeds: the mean is over the per-seed means, the interval a seeded percentile bootstrap over
+    items (each item as its mean over seeds, scipy.stats.bootstrap), the spread the sd of the per-seed
+    means, and the p-value a Wilcoxon signed-rank test on the per-item values against the best row."""
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(10, 3, 30)
+    best = [list(base + 2 + rng.normal(0, 0.3, 30)) for _ in range(3)]
+    other = [list(base + rng.normal(0, 0.3, 30) + s) for s in (0.0, 0.5, 1.0)]
+    summary = summarise(_seeded(best, "Best", "b") + _seeded(other, "Other", "o"), ["sdr"])
+    b, o = summary
+    assert b["seeds"] == o["seeds"] == 3 and b["sdr_best"] and not o["sdr_best"]
+    assert o["sdr_mean"] == pytest.approx(np.mean([np.mean(v) for v in other]))
+    assert o["sdr_seed_sd"] == pytest.approx(np.std([np.mean(v) for v in other], ddof=1))
+    items = np.mean(other, axis=0)
+    ci = stats.bootstrap((items,), np.mean, n_resamples=2000, method="percentile",
+                         rng=np.random.default_rng(0)).confidence_interval
+    assert (o["sdr_ci_low"], o["sdr_ci_high"]) == pytest.approx((ci.low, ci.high))
+    assert o["sdr_ci_low"] < o["sdr_mean"] < o["sdr_ci_high"]
+    assert o["sdr_p_vs_best"] == pytest.approx(stats.wilcoxon(items - np.mean(best, axis=0)).pvalue)
+    assert o["sdr_p_vs_best"] < 1e-4 and math.isnan(b["sdr_p_vs_best"])
+    md = to_markdown(summary, ["sdr"])
+    assert "paired Wilcoxon signed-rank test against Best: Other p < 1e-4." in md
+    assert f"spread over seeds (standard deviation of the per-seed means): Best {b['sdr_seed_sd']:.2f}; Other {o['sdr_seed_sd']:.2f}." in md
+    assert summarise(_seeded(best, "Best", "b") + _seeded(other, "Other", "o"), ["sdr"]) == summary  # seeded
+    tex = to_latex(summary, ["sdr"])
+    assert "Other p \\textless{} 1e-4" in tex or "Other p < 1e-4" in tex
+
+
+def test_a_row_equal_to_the_best_on_every_item_is_said_so():
+    summary = summarise(_rows([1.0, 2.0, 3.0], label="A", method="a") + _rows([1.0, 2.0, 3.0], label="B", method="b"),
+                        ["sdr"])
+    assert [r["sdr_p_vs_best"] for r in summary].count(1.0) == 1
+    assert "equal on every item" in to_markdown(summary, ["sdr"])

@@ -99,3 +99,45 @@ def test_consistent_output_is_measurement_consistent_and_homogeneous(lam):
     th2 = Thresholds.symmetric(0.5 * lam)
     model2 = MaskedReconstructor(model.net, th2, consistent=True)
     torch.testing.assert_close(model2(lam * y), lam * out)
+
+
+@pytest.mark.parametrize("padding, upsampling", [("replicate", "transposed"), ("zeros", "nearest"),
+                                                 ("replicate", "nearest")])
+def test_the_first_authors_unet_details_keep_homogeneity(padding, upsampling):
+    """Replicate padding and nearest upsampling + convolution + ReLU (the first author's 1-D U-Net) keep
+    the bias-free network positively homogeneous, in 1-D and 2-D, on sizes that need padding."""
+    for lam in (0.3, 7.0):
+        net = UNet1d(channels=4, depth=3, padding=padding, upsampling=upsampling).double()
+        y = torch.randn(2, 1, 203, dtype=torch.float64)
+        torch.testing.assert_close(net(lam * y), lam * net(y), rtol=1e-10, atol=1e-12)
+        net2 = UNet2d(channels=4, depth=2, padding=padding, upsampling=upsampling).double()
+        y2 = torch.rand(1, 1, 21, 30, dtype=torch.float64)
+        torch.testing.assert_close(net2(lam * y2), lam * net2(y2), rtol=1e-10, atol=1e-12)
+
+
+def test_replicate_padding_repeats_the_last_sample_and_crops_back():
+    """padding='replicate': the output on 203 samples is the output on the input extended to 208 by
+    repeating its last sample, cropped back to 203 (the first author's test_pad1d); zero padding differs."""
+    net = UNet1d(channels=4, depth=3, padding="replicate").double()
+    y = torch.randn(1, 1, 203, dtype=torch.float64)
+    extended = torch.cat([y, y[..., -1:].expand(1, 1, 5)], dim=-1)
+    out = net(y)
+    assert out.shape == y.shape
+    torch.testing.assert_close(out, net(extended)[..., :203])
+    zeros = UNet1d(channels=4, depth=3, padding="zeros").double()
+    zeros.load_state_dict(net.state_dict())
+    assert not torch.allclose(zeros(y)[..., -3:], out[..., -3:])
+
+
+def test_network_options_reach_the_model_and_bad_ones_are_named():
+    from declipbench.pipeline.parameters import resolve
+    from declipbench.pipeline.plugins import Context
+    from declipbench.training.learned import NetworkMethod, build_model
+
+    p = resolve(NetworkMethod.declaration(), {"network": {"channels": 2, "depth": 2, "padding": "replicate",
+                                                           "upsampling": "nearest", "residual": False}}, "t")
+    model = build_model(p, Context(p, -0.1, 0.1, seed=0), (4, 64))
+    assert model.net.padding == "replicate" and not model.net.residual
+    assert isinstance(model.net.upconv[0][0], torch.nn.Upsample)
+    with pytest.raises(ValueError, match="t.network.padding"):
+        resolve(NetworkMethod.declaration(), {"network": {"padding": "reflect"}}, "t")

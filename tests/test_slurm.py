@@ -323,7 +323,7 @@ def test_training_job_log_shows_epochs_with_eta(runs):
     rel = f"results/{RUN}/logs/train/table1/supervised/full/seed0.log"
     slurm_log = next(log for j, log in _submissions(runs.main) if j == jobid).read_text()
     assert f"log: {rel}" in slurm_log  # the Slurm job wrote this log (the rule sends the step's stderr there)
-    epochs = re.findall(r"epoch (\d)/2 loss \S+ val SDR -?[\d.]+ dB \([\d.]+ s, [\d.]+ items/s, ETA \d+:\d\d:\d\d\)",
+    epochs = re.findall(r"epoch (\d)/2 loss \S+(?: \([^)]*\))? peak \|x_hat\|/\|y\| [\d.e+]+ val SDR -?[\d.]+ dB \([\d.]+ s, [\d.]+ items/s, ETA \d+:\d\d:\d\d\)",
                         (runs.slurm / rel).read_text())
     assert epochs == ["1", "2"], (runs.slurm / rel).read_text()
 

@@ -217,3 +217,80 @@ def test_identical_trainings_write_identical_files(tmp_path):
         method.fit(TrainData(y, None), ctx)
         digests.append(hashlib.sha256((tmp_path / run / "model.pt").read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+class _Gain(torch.nn.Module):
+    """x_hat = exp(a) * y: a one-parameter reconstructor whose amplitude a test can set."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, y):
+        return torch.exp(self.a) * y
+
+
+@pytest.mark.parametrize("bad, message", [(12.0, r"peak \|x_hat\| = .* times the measurements' peak"),
+                                          (float("nan"), "the loss is not finite")])
+def test_a_run_away_or_nan_stops_naming_step_and_terms_and_keeps_the_last_good_checkpoint(tmp_path, bad, message):
+    from declipbench.losses import LOSSES
+    from declipbench.physics import Thresholds
+    from declipbench.training.loop import TrainingDiverged
+
+    x = (np.random.default_rng(0).standard_normal((8, 256)) * 0.3).astype(np.float32)
+    y = np.clip(x, -0.1, 0.1)
+    model = _Gain()
+    s = TrainSettings.from_params({"epochs": 3, "steps_per_epoch": 4, "batch_size": 2, "crop": 64})
+
+    def blow_up(epoch):
+        if epoch == 0:
+            with torch.no_grad():
+                model.a.fill_(bad)  # e^12 = 1.6e5 times the peak: above the default limit of 1e4
+
+    mc = LOSSES["mc"](weight=1.0)
+    with pytest.raises(TrainingDiverged, match=message) as err:
+        fit(model, [mc], Thresholds.symmetric(0.1), s, tmp_path, y, modality="audio", seed=0, threads=1,
+            progress=False, on_epoch_end=blow_up)
+    text = str(err.value)
+    assert "epoch 2, step 1 of 4" in text and "mc = " in text
+    assert f"last good checkpoint {tmp_path / 'checkpoint.pt'} (epoch 1) is kept" in text
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 0 and torch.isfinite(ckpt["model"]["a"])  # the good epoch, not the bad weights
+
+
+def test_the_limit_on_amplitude_is_a_setting(tmp_path):
+    """With ``max_amplitude: null`` the same run-away trains on (the loss stays finite), and the epoch log
+    records the peak ratio that shows it."""
+    from declipbench.losses import LOSSES
+    from declipbench.physics import Thresholds
+
+    x = (np.random.default_rng(0).standard_normal((8, 256)) * 0.3).astype(np.float32)
+    y = np.clip(x, -0.1, 0.1)
+    model = _Gain()
+    with torch.no_grad():
+        model.a.fill_(12.0)
+    s = TrainSettings.from_params({"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 64, "max_amplitude": None,
+                                   "lr": 1e-6})
+    rows = fit(model, [LOSSES["mc"](weight=1.0)], Thresholds.symmetric(0.1), s, tmp_path, y, modality="audio",
+               seed=0, threads=1, progress=False)
+    assert rows[0]["peak_ratio"] > 1e5
+
+
+def test_bf16_and_compile_are_training_options(tmp_path, monkeypatch):
+    """``precision: bf16`` trains under autocast (finite losses, float32 weights); ``compile: true`` trains
+    through torch.compile(model) (replaced here by a recorder: compiling takes longer than this suite)."""
+    compiled = []
+
+    def fake_compile(model):
+        compiled.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    ctx, model, losses, s = _setup({"network": {"channels": 4, "depth": 2}, "losses": ["mc", "ei"],
+                                    "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 64,
+                                                 "precision": "bf16", "compile": True}})
+    x = (np.random.default_rng(0).standard_normal((8, 256)) * 0.3).astype(np.float32)
+    rows = fit(model, losses, ctx.thresholds, s, tmp_path, np.clip(x, -0.1, 0.1), modality="audio", seed=0,
+               threads=1, progress=False)
+    assert compiled == [model] and np.isfinite(rows[0]["train_loss"])
+    assert all(p.dtype == torch.float32 for p in model.parameters())

@@ -15,7 +15,7 @@ COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "
 
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/claim.yaml",
-                                        "config/sweep.yaml"])
+                                        "config/sweep.yaml", "config/ssl_study.yaml"])
 def test_dry_run(configfile):
     # --forceall: the whole DAG even where a previous run (say `make demo`) left its results
     out = snakemake("-n", "--forceall", "--configfile", configfile).stdout
@@ -96,8 +96,8 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tmp_path):
     table = list(csv.DictReader(open(run / "tables" / "table1.csv")))
     labels = [r["label"] for r in table]
     assert labels == ["Identity", "Supervised", "Supervised 5%", "Supervised + EI", "Proposed SSL",
-                      "Proposed SSL (EI on measured targets)", "MC only",
-                      "Proposed with bias (EI on measured targets)", "My declipper"]
+                      "Proposed SSL (EI on measured targets, ours)", "MC only",
+                      "Proposed with bias (EI on measured targets, ours)", "My declipper"]
     for r in table:
         for m in ("sdr", "delta_sdr", "pesq"):
             assert r[f"{m}_n"] != "0", (r["label"], m)

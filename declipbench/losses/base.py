@@ -55,7 +55,8 @@ class Loss:
     parameters: dict = {}
 
     def __init__(self, **params):
-        self.params = params
+        # parameters left out take their declared defaults (the configuration always gives them all)
+        self.params = {name: param.default for name, param in self.declaration().items()} | params
         self.weight = float(params.get("weight", 1.0))
 
     @classmethod

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from ..physics.clipping import Thresholds, clip, masks
+from ..physics.clipping import Thresholds, clip, clipped_mask, masks
 from ..pipeline.parameters import Param
 from .base import Loss, register
 from .mc import _reduce
@@ -28,16 +28,33 @@ def sample_gains(n: int, g_min: float, g_max: float, distribution: str, generato
 
 def ei_loss(x_hat: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], th: Thresholds,
             gains: torch.Tensor, stop_gradient: bool = False, reduction: str = "mean",
-            sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+            sample_weight: torch.Tensor | None = None, max_saturated_fraction: float | None = None) -> torch.Tensor:
     """Amplitude equivariance loss (eq. 11) for one draw of gains per item.
 
     ``x_hat`` has the batch on its first axis; ``gains`` has one value per item. Gradients flow through
     both ``g x_hat`` and ``f(eta(g x_hat))`` unless ``stop_gradient`` (the target ``g x_hat`` detached).
+    ``max_saturated_fraction``: items whose ``g x_hat`` lies above the upper threshold on that fraction of
+    samples or more are left out of the term (their value is 0; with ``reduction="item"`` the kept items
+    are scaled so the batch mean is the mean over kept items), as the first author's 2024 code does.
     """
     shape = (-1,) + (1,) * (x_hat.ndim - 1)
     x_g = gains.view(shape) * x_hat
     if stop_gradient:
         x_g = x_g.detach()
+    keep = None
+    if max_saturated_fraction is not None:
+        above = (x_g.detach() > th.high).flatten(1).float().mean(dim=1)
+        keep = above < max_saturated_fraction
+        if not bool(keep.any()):
+            return x_hat.sum() * 0 if reduction == "mean" else x_hat.flatten(1).sum(dim=1) * 0
+        if not bool(keep.all()):
+            idx = keep.nonzero().squeeze(1)
+            kept = ei_loss(x_hat[idx], f, th, gains[idx], stop_gradient, reduction,
+                           None if sample_weight is None else sample_weight[idx])
+            if reduction == "mean":
+                return kept
+            out = torch.zeros(len(x_hat), dtype=kept.dtype, device=kept.device)
+            return out.index_put((idx,), kept * (len(x_hat) / len(idx)))
     x_g_hat = f(clip(x_g, th))
     err = (x_g - x_g_hat) ** 2
     if sample_weight is not None:
@@ -63,7 +80,15 @@ class EILoss(Loss):
         "g_min": Param(1.0, float, above=0, help="p_g: gains in [g_min, g_max]"),
         "g_max": Param(2.0, float, above=0),
         "distribution": Param("uniform", choices=("uniform", "log_uniform"), help="the law p_g of the gains"),
-        "stop_gradient": Param(False, help="detach the target g x_hat (the published loss does not)"),
+        "stop_gradient": Param(False, help="detach the target g x_hat (the published loss does not; the first author's "
+                                           "2024 code did by default)"),
+        "max_saturated_fraction": Param(None, float, above=0, max=1, nullable=True,
+                                        help="leave out of the term the items whose g x_hat is above the upper "
+                                             "threshold on this fraction of samples or more (the first author's "
+                                             "2024 code, option no_div, used 0.7; null: keep every item)"),
+        "target_on_clipped": Param("estimate", choices=("estimate", "measurement"),
+                                   help="the target g x_hat where y is clipped: the network's estimate (eq. 11) "
+                                        "or the measurement y (the first author's 2024 code, option use_mask)"),
         "core_weight": Param(1.0, float, min=0, max=1,
                              help="weight of the residual where y is clipped, i.e. where the target is the "
                                   "network's own estimate (1: eq. 11 as published; 0: measured targets only)"),
@@ -78,5 +103,7 @@ class EILoss(Loss):
         p = self.params
         g = sample_gains(len(x_hat), p["g_min"], p["g_max"], p["distribution"], generator, device=x_hat.device)
         weights = None if p["core_weight"] == 1.0 else ei_target_weights(y, physics, p["core_weight"])
+        if p["target_on_clipped"] == "measurement":
+            x_hat = torch.where(clipped_mask(y, physics), y, x_hat)
         return ei_loss(x_hat, model, physics, g, stop_gradient=p["stop_gradient"], reduction="item",
-                       sample_weight=weights)
+                       sample_weight=weights, max_saturated_fraction=p["max_saturated_fraction"])

@@ -4,6 +4,13 @@ An input block, ``depth`` down blocks and ``depth`` up blocks, two 3-tap convolu
 max-pool down, transposed convolution up, skip connections, channels doubling from ``channels``
 (optionally capped), residual output. With ``bias=False`` (the default) there is no additive constant
 anywhere, so the network is positively homogeneous: ``f(l y) = l f(y)``, ``l > 0``.
+
+Two details of the first author's 1-D U-Net (``deepinv.models.UNet(dim=1)`` in the fork
+``vsechaud/deepinv``, commit 610c416) are options: ``padding="replicate"`` (the input is extended on the
+right by repeating its last sample up to a multiple of ``2**depth``, as its ``test_pad1d``; ours pads
+with zeros) and ``upsampling="nearest"`` (nearest-neighbour upsampling by 2, a 3-tap convolution and a
+ReLU, as its ``up_conv``; ours is a transposed convolution of kernel 2, stride 2). Both keep the network
+positively homogeneous. The residual output (``x_hat = y + net(y)``) is the same in both.
 """
 
 from __future__ import annotations
@@ -32,10 +39,15 @@ class UNet(nn.Module):
 
     def __init__(self, dim: int = 1, in_channels: int = 1, channels: int = 64, depth: int = 5,
                  max_channels: int | None = None, bias: bool = False, residual: bool = True,
-                 out_channels: int | None = None):
+                 out_channels: int | None = None, padding: str = "zeros", upsampling: str = "transposed"):
         super().__init__()
         if dim not in (1, 2):
             raise ValueError(f"dim must be 1 or 2, got {dim}")
+        if padding not in ("zeros", "replicate"):
+            raise ValueError(f"padding must be 'zeros' or 'replicate', got {padding!r}")
+        if upsampling not in ("transposed", "nearest"):
+            raise ValueError(f"upsampling must be 'transposed' or 'nearest', got {upsampling!r}")
+        self.padding = padding
         if depth < 1 or channels < 1:
             raise ValueError(f"depth and channels must be >= 1, got depth={depth}, channels={channels}")
         conv = nn.Conv1d if dim == 1 else nn.Conv2d
@@ -49,7 +61,13 @@ class UNet(nn.Module):
 
         self.inc = _Block(in_channels, width(0), bias, conv)
         self.down = nn.ModuleList(_Block(width(l - 1), width(l), bias, conv) for l in range(1, depth + 1))
-        self.upconv = nn.ModuleList(up(width(l), width(l - 1), 2, stride=2, bias=bias) for l in range(depth, 0, -1))
+        if upsampling == "transposed":
+            self.upconv = nn.ModuleList(up(width(l), width(l - 1), 2, stride=2, bias=bias) for l in range(depth, 0, -1))
+        else:
+            self.upconv = nn.ModuleList(
+                nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv(width(l), width(l - 1), 3, padding=1, bias=bias),
+                              nn.ReLU())
+                for l in range(depth, 0, -1))
         self.up = nn.ModuleList(_Block(2 * width(l - 1), width(l - 1), bias, conv) for l in range(depth, 0, -1))
         self.out_channels = out_channels or in_channels
         self.out = conv(width(0), self.out_channels, 1, bias=bias)
@@ -60,7 +78,7 @@ class UNet(nn.Module):
         pad = []
         for s in reversed(spatial):  # F.pad wants the last dimension first
             pad += [0, (-s) % m]
-        h = F.pad(y, pad) if any(pad) else y
+        h = F.pad(y, pad, mode="constant" if self.padding == "zeros" else "replicate") if any(pad) else y
         skips = [self.inc(h)]
         for block in self.down:
             skips.append(block(self._pool(skips[-1], 2)))

@@ -302,12 +302,14 @@ class Job:
 
 
 def plan(config: dict) -> list[Job]:
-    """Every (experiment, method, variant, seed) the configuration asks for, in table order."""
+    """Every (experiment, method, variant, seed) the configuration asks for, in table order. A method that
+    trains runs once per seed of ``seeds``; one that does not train runs once, with the first seed (no
+    training seed can change its output; the tables count the seeds of each row)."""
     methods = discover_methods()
     return [Job(name, m, variant, seed, bool(methods[m].trains))
             for name in config["experiments"]
             for m, variant, _ in section_variants(config, "experiments", name)
-            for seed in config["seeds"]]
+            for seed in (config["seeds"] if methods[m].trains else config["seeds"][:1])]
 
 
 def survey_jobs(config: dict) -> list[tuple[str, str, str]]:

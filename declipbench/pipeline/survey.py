@@ -26,7 +26,7 @@ import numpy as np
 from ..data import io
 from ..metrics.sdr import sdr_db
 from ..physics.thresholds import tau_for_input_sdr
-from ..report.tables import fmt, md_row, md_rule, write_table_files
+from ..report.formatting import fmt, md_row, md_rule, write_table_files
 from .plugins import Context, dataset_params, load_dataset
 from .steps import method_of, run_method
 

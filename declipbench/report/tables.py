@@ -1,10 +1,21 @@
 """Tables from the tidy per-item metrics: CSV, Markdown and LaTeX (booktabs).
 
-One row per method/variant in the order of the plan. Each cell is mean ± std over the test items
-(pooled over seeds); items a metric could not score are excluded from the mean and counted in the
-``missing`` column, so a NaN never enters a mean unnoticed, in every format. The best row of each column
-is in bold, ranked on the items every row scored (:func:`_rank`): a row with missing items is never ranked
-against complete rows on a different item set, and the table says so.
+One row per method/variant in the order of the plan, built with pandas and ``scipy.stats`` from the
+records (one per seed, item and metric). Each cell is
+
+    mean ± std [95 % CI]
+
+the mean over seeds of each seed's mean over the test items, the standard deviation over all scored
+(seed, item) values (how much the items differ), and a 95 % confidence interval of the mean from a
+percentile bootstrap (:func:`scipy.stats.bootstrap`, 2,000 resamples, seeded) over test items, each item
+taken as its mean over the seeds: the test items are the random unit; the spread between seeds (the
+standard deviation of the per-seed means) is given beside it in the notes and the CSV. Items a metric
+could not score are excluded and counted in the ``missing`` column, so a NaN never enters a mean
+unnoticed, in every format. The best row of each column is in bold, ranked on the items every row scored
+(:func:`_rank`): a row with missing items is never ranked against complete rows on a different item set,
+and the table says so. Every other row is compared with the best one by a paired Wilcoxon signed-rank
+test (:func:`scipy.stats.wilcoxon`, two-sided) on the items both scored, each item as its mean over seeds;
+the p-values are in the notes and the CSV.
 """
 
 from __future__ import annotations
@@ -13,81 +24,96 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
-from ..data import io
 from ..metrics import METRICS
-from .records import read_records, write_records
+from .formatting import md_row, md_rule, tex_escape, write_table_files
+from .records import FIELDS, read_records, write_records
 
-
-# ------------------------------------------------------------------------------------ shared pieces
-def fmt(v, digits: int = 2) -> str:
-    """A number with ``digits`` decimals; empty for None or NaN."""
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
-
-
-def md_row(cells) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def md_rule(columns: int) -> str:
-    return "|" + "---|" * columns
-
-
-def tex_escape(s: str) -> str:
-    for a, b in [("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")]:
-        s = s.replace(a, b)
-    return s
-
-
-def write_table_files(prefix: Path | str, rows: list[dict], fields: list[str], markdown: str, latex: str) -> None:
-    """``PREFIX.csv`` (the rows), ``PREFIX.md`` and ``PREFIX.tex``, each written atomically."""
-    io.write_csv(Path(f"{prefix}.csv"), rows, fields)
-    io.write_text(Path(f"{prefix}.md"), markdown)
-    io.write_text(Path(f"{prefix}.tex"), latex)
+#: Resamples of the bootstrap confidence intervals, and their seed (same records, same intervals).
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
 
 
 # ------------------------------------------------------------------------------ experiment tables
 
 
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """The records as a frame: ``value`` a float (NaN where the record is empty or not finite)."""
+    df = pd.DataFrame(rows, columns=FIELDS) if rows else pd.DataFrame(columns=FIELDS)
+    values = pd.to_numeric(df["value"].replace("", np.nan), errors="coerce").astype(float)
+    df["value"] = values.where(np.isfinite(values))
+    df["note"] = df["note"].fillna("")
+    try:  # item indices sort as numbers (the bootstrap's resamples follow their order)
+        df["item"] = df["item"].astype(int)
+    except (TypeError, ValueError):
+        pass
+    return df
+
+
+def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (seeded: the same values give the same
+    interval); a single value, or identical ones, give the degenerate interval at that value."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return math.nan, math.nan
+    if values.size == 1 or np.all(values == values[0]):
+        return float(values[0]), float(values[0])
+    res = stats.bootstrap((values,), np.mean, confidence_level=level, n_resamples=BOOTSTRAP_RESAMPLES,
+                          method="percentile", vectorized=True, rng=np.random.default_rng(BOOTSTRAP_SEED))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def paired_p_value(a: pd.Series, b: pd.Series) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of the per-item values ``a`` against ``b`` (indexed by item),
+    on the items both scored; 1 when they are equal on every item, NaN with no item in common."""
+    common = a.index.intersection(b.index)
+    if len(common) == 0:
+        return math.nan
+    d = a.loc[common].to_numpy() - b.loc[common].to_numpy()
+    if not np.any(d):
+        return 1.0
+    return float(stats.wilcoxon(d).pvalue)
+
+
 def summarise(rows: list[dict], metrics: list[str]) -> list[dict]:
-    """One summary row per method/variant, in the order of the records, with per metric the mean, the
-    standard deviation, the items scored (``n``) and not scored (``missing``), and the ranking
-    (:func:`_rank`): ``best`` marks the best row, ``ranked_on`` the number of items it was ranked on."""
-    order, groups = [], {}
-    for r in rows:
-        key = (r["method"], r["variant"])
-        if key not in groups:
-            order.append(key)
-            groups[key] = {"method": r["method"], "variant": r["variant"], "label": r["label"],
-                           "seeds": set(), "values": {m: {} for m in metrics}, "missing": {m: 0 for m in metrics},
-                           "notes": {}}
+    """One summary row per method/variant, in the order of the records, with per metric the mean over
+    seeds, the standard deviation over scored items, the 95 % interval (``ci_low``, ``ci_high``), the
+    spread over seeds (``seed_sd``), the items scored (``n``) and not scored (``missing``), the ranking
+    (:func:`_rank`: ``best`` marks the best row, ``ranked_on`` the number of items it was ranked on) and
+    the paired test against the best row (``p_vs_best``)."""
+    df = _frame(rows)
+    keys = list(dict.fromkeys(zip(df["method"], df["variant"])))
+    groups = {key: g for key, g in df.groupby(["method", "variant"], sort=False)}
+    out, scored, per_item = [], {m: [] for m in metrics}, {m: [] for m in metrics}
+    for key in keys:
         g = groups[key]
-        g["seeds"].add(r["seed"])
-        if r["metric"] not in g["values"]:
-            continue
-        if r["value"] == "" or not math.isfinite(float(r["value"])):
-            g["missing"][r["metric"]] += 1
-            g["notes"][r["note"] or "non-finite"] = g["notes"].get(r["note"] or "non-finite", 0) + 1
-        else:
-            g["values"][r["metric"]][(r["seed"], r["item"])] = float(r["value"])
-    out = []
-    for key in order:
-        g = groups[key]
-        row = {"method": g["method"], "variant": g["variant"], "label": g["label"], "seeds": len(g["seeds"])}
+        row = {"method": key[0], "variant": key[1], "label": g["label"].iloc[0], "seeds": g["seed"].nunique()}
         for m in metrics:
-            v = np.asarray(list(g["values"][m].values()))
-            row[f"{m}_mean"] = float(v.mean()) if v.size else math.nan
-            row[f"{m}_std"] = float(v.std(ddof=1)) if v.size > 1 else (0.0 if v.size else math.nan)
-            row[f"{m}_n"] = int(v.size)
-            row[f"{m}_missing"] = g["missing"][m]
-        row["notes"] = "; ".join(f"{n}× {k}" for k, n in sorted(g["notes"].items()))
+            gm = g[g["metric"] == m]
+            ok = gm.dropna(subset=["value"])
+            seed_means = ok.groupby("seed")["value"].mean()
+            items = ok.groupby("item")["value"].mean()  # each item as its mean over seeds
+            row[f"{m}_mean"] = float(seed_means.mean()) if len(ok) else math.nan
+            row[f"{m}_std"] = float(ok["value"].std(ddof=1)) if len(ok) > 1 else (0.0 if len(ok) else math.nan)
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = confidence_interval(items.to_numpy())
+            row[f"{m}_seed_sd"] = float(seed_means.std(ddof=1)) if len(seed_means) > 1 else math.nan
+            row[f"{m}_n"] = int(len(ok))
+            row[f"{m}_missing"] = int(len(gm) - len(ok))
+            scored[m].append(dict(zip(zip(ok["seed"], ok["item"]), ok["value"])))
+            per_item[m].append(items)
+        bad = g[g["metric"].isin(metrics) & g["value"].isna()]
+        counts = bad["note"].replace("", "non-finite").value_counts()
+        row["notes"] = "; ".join(f"{n}× {k}" for k, n in sorted(counts.items()))
         out.append(row)
     for m in metrics:
-        best, ranked_on = _rank([groups[key]["values"][m] for key in order], out, m)
+        best, ranked_on = _rank(scored[m], out, m)
         for i, row in enumerate(out):
             row[f"{m}_best"] = i == best
             row[f"{m}_ranked_on"] = ranked_on
+            row[f"{m}_p_vs_best"] = (math.nan if best is None or i == best
+                                     else paired_p_value(per_item[m][i], per_item[m][best]))
     return out
 
 
@@ -124,13 +150,40 @@ def _ranking_notes(summary: list[dict], metrics: list[str]) -> list[tuple[str, i
     return out
 
 
-def _cell(r: dict, m: str, digits: int = 2) -> str:
+def _cell(r: dict, m: str, digits: int = 2, bold=lambda v: f"**{v}**", pm: str = "±") -> str:
+    """``mean ± std [low, high] (k missing)``, the mean through ``bold`` on the best row."""
     if not math.isfinite(r[f"{m}_mean"]):
         return "–"
-    s = f"{r[f'{m}_mean']:.{digits}f} ± {r[f'{m}_std']:.{digits}f}"
+    mean = f"{r[f'{m}_mean']:.{digits}f}"
+    s = f"{bold(mean) if r[f'{m}_best'] else mean} {pm} {r[f'{m}_std']:.{digits}f}"
+    s += f" [{r[f'{m}_ci_low']:.{digits}f}, {r[f'{m}_ci_high']:.{digits}f}]"
     if r[f"{m}_missing"]:
         s += f" ({r[f'{m}_missing']} missing)"
     return s
+
+
+def _p(p: float) -> str:
+    return "equal on every item" if p == 1.0 else ("p < 1e-4" if p < 1e-4 else f"p = {p:.2g}")
+
+
+def _statistics_notes(summary: list[dict], metrics: list[str]) -> list[str]:
+    """The paired tests against the best row and, with several seeds, the spread over seeds."""
+    out = []
+    for m in metrics:
+        best = [r for r in summary if r[f"{m}_best"]]
+        tested = [r for r in summary if math.isfinite(r[f"{m}_p_vs_best"])]
+        if best and tested:
+            out.append(f"{METRICS[m].unit}, paired Wilcoxon signed-rank test against {best[0]['label']}: "
+                       + "; ".join(f"{r['label']} {_p(r[f'{m}_p_vs_best'])}" for r in tested) + ".")
+        spread = [r for r in summary if math.isfinite(r[f"{m}_seed_sd"])]
+        if spread:
+            out.append(f"{METRICS[m].unit}, spread over seeds (standard deviation of the per-seed means): "
+                       + "; ".join(f"{r['label']} {r[f'{m}_seed_sd']:.2f}" for r in spread) + ".")
+    return out
+
+
+HOW = ("Mean over seeds ± standard deviation over test items [95 % bootstrap interval over test items]; "
+       "best mean in bold.")
 
 
 def _ranking_sentence(metric: str, items: int, unit: str) -> str:
@@ -144,16 +197,14 @@ def to_markdown(summary: list[dict], metrics: list[str], title: str = "") -> str
     head = ["Method"] + [METRICS[m].unit for m in metrics] + ["n"]
     lines = ([f"**{title}**", ""] if title else []) + [md_row(head), md_rule(len(head))]
     for r in summary:
-        cells = [r["label"]]
-        for m in metrics:
-            c = _cell(r, m)
-            cells.append(f"**{c}**" if r[f"{m}_best"] else c)
+        cells = [r["label"]] + [_cell(r, m) for m in metrics]
         cells.append(str(max((r[f"{m}_n"] for m in metrics), default=0)))
         lines.append(md_row(cells))
     notes = [f"{r['label']}: {r['notes']}" for r in summary if r["notes"]]
     lines.append("")
-    lines.append("Mean ± standard deviation over test items (pooled over seeds); best mean in bold.")
+    lines.append(HOW)
     lines += [_ranking_sentence(m, k, METRICS[m].unit) for m, k in _ranking_notes(summary, metrics)]
+    lines += _statistics_notes(summary, metrics)
     if notes:
         lines.append("Items not scored: " + " | ".join(notes))
     return "\n".join(lines) + "\n"
@@ -167,21 +218,14 @@ def to_latex(summary: list[dict], metrics: list[str], title: str = "") -> str:
               "Method & " + " & ".join(METRICS[m].latex for m in metrics) + r" \\", r"\midrule"]
     for r in summary:
         cells = [tex_escape(r["label"])]
-        for m in metrics:
-            if not math.isfinite(r[f"{m}_mean"]):
-                cells.append("--")
-                continue
-            mean = f"{r[f'{m}_mean']:.2f}"
-            c = (r"\textbf{" + mean + "}" if r[f"{m}_best"] else mean) + f" $\\pm$ {r[f'{m}_std']:.2f}"
-            if r[f"{m}_missing"]:
-                c += f" ({r[f'{m}_missing']} missing)"
-            cells.append(c)
+        cells += [_cell(r, m, bold=lambda v: r"\textbf{" + v + "}", pm=r"$\pm$").replace("–", "--") for m in metrics]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    notes = [_ranking_sentence(m, k, METRICS[m].unit) for m, k in _ranking_notes(summary, metrics)]
+    notes = [HOW.replace("; best mean in bold.", ".")]
+    notes += [_ranking_sentence(m, k, METRICS[m].unit) for m, k in _ranking_notes(summary, metrics)]
+    notes += _statistics_notes(summary, metrics)
     notes += [f"Items not scored: {r['label']}: {r['notes']}." for r in summary if r["notes"]]
-    if notes:
-        lines.append(r"\par\smallskip{\footnotesize " + " ".join(tex_escape(n) for n in notes) + "}")
+    lines.append(r"\par\smallskip{\footnotesize " + " ".join(tex_escape(n) for n in notes) + "}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
@@ -191,7 +235,9 @@ def write_tables(metric_files: list[Path], metrics: list[str], prefix: Path, all
     rows = read_records(metric_files)
     write_records(all_metrics_out, rows)
     summary = summarise(rows, metrics)
-    fields = ["method", "variant", "label", "seeds"] + [f"{m}_{k}" for m in metrics
-                                                         for k in ("mean", "std", "n", "missing", "best", "ranked_on")] + ["notes"]
+    fields = ["method", "variant", "label", "seeds"] + [
+        f"{m}_{k}" for m in metrics
+        for k in ("mean", "std", "ci_low", "ci_high", "seed_sd", "n", "missing", "best", "ranked_on", "p_vs_best")
+    ] + ["notes"]
     write_table_files(prefix, summary, fields, to_markdown(summary, metrics, title), to_latex(summary, metrics, title))
     return summary

@@ -6,7 +6,8 @@ Parameters (``ctx.params``, declared in :meth:`NetworkMethod.declaration`):
 
 ``network``   ``arch`` (``unet``, or ``hqs``: the unfolded HQS network of :mod:`declipbench.models.hqs`
               with that U-Net as its denoiser), ``channels``, ``depth``, ``max_channels``, ``bias`` (the
-              "with bias" variants), ``hqs_iterations``. 1-D or 2-D follows the declared modality, the
+              "with bias" variants), ``padding``, ``upsampling``, ``residual`` (the first author's U-Net
+              details, :mod:`declipbench.models.unet`), ``hqs_iterations``. 1-D or 2-D follows the declared modality, the
               number of channels the data.
 ``masking``   ``enabled`` (eq. 13), ``dilation``, ``reliable_channel``, ``consistent``
 ``training``  the loop's settings (:data:`declipbench.training.loop.TRAINING`)
@@ -31,6 +32,13 @@ NETWORK = {
     "depth": Param(5, int, min=1, help="down / up blocks"),
     "max_channels": Param(None, int, min=1, help="cap on the channels of a level (null: none)"),
     "bias": Param(False, help="additive biases (the network is then not homogeneous)"),
+    "padding": Param("zeros", choices=("zeros", "replicate"),
+                     help="how an input is extended to a multiple of 2**depth: zeros (ours) or by repeating its last "
+                          "sample (the first author's 1-D U-Net)"),
+    "upsampling": Param("transposed", choices=("transposed", "nearest"),
+                        help="up blocks: transposed convolution (ours) or nearest upsampling + 3-tap convolution + "
+                             "ReLU (the first author's 1-D U-Net)"),
+    "residual": Param(True, help="residual output x_hat = y + net(y) (both U-Nets)"),
     "hqs_iterations": Param(3, int, min=1, help="iterations of the unfolded HQS network (arch: hqs)"),
 }
 MASKING = {

@@ -57,6 +57,15 @@ TRAINING = {
                              help="fraction of the training items used (Supervised 5%: 0.05), fixed by the seed"),
     "grad_clip": Param(1.0, float, above=0, nullable=True, help="gradient-norm clip (null: none)"),
     "val_batch_size": Param(16, int, min=1),
+    "precision": Param("float32", choices=("float32", "bf16"),
+                       help="bf16: forward passes and losses under torch.autocast in bfloat16 (for GPUs; the weights, "
+                            "optimiser and validation stay float32)"),
+    "compile": Param(False, help="train through torch.compile(model) (for GPUs: the first steps compile)"),
+    "data_on_device": Param(True, help="keep the training items on the training device (batches are cut there; on a "
+                                       "GPU without room for them they stay in host memory, with a log line)"),
+    "max_amplitude": Param(1e4, float, above=1, nullable=True,
+                           help="stop as diverged when an estimate's peak |x_hat| exceeds this many times the peak "
+                                "|y| of the training measurements (a run-away; null: never)"),
 }
 
 
@@ -117,10 +126,10 @@ def _crop_starts(n: int, length: int, crop: int | None, gen: torch.Generator) ->
 
 
 def _take(data: torch.Tensor, idx: torch.Tensor, starts: torch.Tensor | None, crop: int | None) -> torch.Tensor:
-    rows = data[idx]
+    rows = data[idx.to(data.device)]
     if starts is None:
         return rows
-    return torch.gather(rows, 1, starts[:, None] + torch.arange(crop)[None, :])
+    return torch.gather(rows, 1, (starts[:, None] + torch.arange(crop)[None, :]).to(data.device))
 
 
 def _crop_corners(n: int, height: int, width: int, crop: int | None,
@@ -134,7 +143,7 @@ def _crop_corners(n: int, height: int, width: int, crop: int | None,
 
 def _take2d(data: torch.Tensor, idx: torch.Tensor, corners, crop: int | None) -> torch.Tensor:
     """Images ``idx`` of ``data`` (``N x C x H x W``), cropped at ``corners`` to ``crop x crop``."""
-    rows = data[idx]
+    rows = data[idx.to(data.device)]
     if corners is None:
         return rows
     ch, cw = min(crop, data.shape[2]), min(crop, data.shape[3])
@@ -158,6 +167,28 @@ def fingerprint(s: TrainSettings, losses: list[Loss], seed: int) -> str:
     """What decides the training run (settings, losses and their parameters, seed), for resuming."""
     d = {"training": vars(s), "losses": [[loss.name, loss.params] for loss in losses], "seed": int(seed)}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class TrainingDiverged(FloatingPointError):
+    """A training run stopped because its loss became non-finite or its estimates ran away in amplitude."""
+
+
+def _check_step(loss, values: dict, peak: float, y_peak: float, max_amplitude: float | None, epoch: int, step: int,
+                steps: int, ckpt_path: Path, completed: int) -> None:
+    """Stop before an optimiser step on a non-finite loss or a run-away estimate, naming the step and the loss
+    terms; nothing is saved, so the checkpoint of the last completed epoch (if any) stays the last good one."""
+    finite = math.isfinite(float(loss.detach()) if torch.is_tensor(loss) else float(loss)) and math.isfinite(peak)
+    runaway = max_amplitude is not None and peak > max_amplitude * y_peak
+    if finite and not runaway:
+        return
+    terms = ", ".join(f"{name} = {float(v.detach()):.4g}" for name, v in values.items())
+    why = ("the loss is not finite" if not finite else
+           f"the estimate's peak |x_hat| = {peak:.4g} is {peak / y_peak:.3g} times the measurements' peak "
+           f"{y_peak:.4g} (training.max_amplitude = {max_amplitude:g})")
+    kept = (f"the last good checkpoint {ckpt_path} (epoch {completed}) is kept" if completed > 0 and ckpt_path.exists()
+            else "no epoch had completed, so no checkpoint is kept")
+    raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, step {step + 1} of {steps}: {why}; loss "
+                           f"{float(loss.detach()) if torch.is_tensor(loss) else loss:.4g} ({terms}); {kept}, and no model is written")
 
 
 def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: TrainSettings, workdir: str | Path,
@@ -187,7 +218,16 @@ def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: Trai
 
     keep = subset_indices(len(y_train), s.subset_fraction, seed)
     y_tr = torch.as_tensor(np.asarray(y_train, dtype=np.float32)[keep])
+    y_peak = float(y_tr.abs().max()) or 1.0
     x_tr = torch.as_tensor(np.asarray(x_train, dtype=np.float32)[keep]) if x_train is not None else None
+    if s.data_on_device and device.type != "cpu":
+        nbytes = y_tr.nbytes + (x_tr.nbytes if x_tr is not None else 0)
+        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else nbytes * 4
+        if nbytes < free / 2:
+            y_tr, x_tr = y_tr.to(device), (x_tr.to(device) if x_tr is not None else None)
+        else:
+            log.info("training items (%.1f GB) stay in host memory: the device has %.1f GB free", nbytes / 1e9, free / 1e9)
+    step_model = torch.compile(model) if s.compile else model
     opt = torch.optim.Adam(model.parameters(), lr=s.lr)
     gen = torch.Generator().manual_seed(seed)
     active = [loss for loss in losses if loss.weight > 0]
@@ -225,43 +265,55 @@ def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: Trai
         t0 = time.time()
         sums = {"loss": 0.0, **{l.name: 0.0 for l in active}}
         # a live bar on a terminal; in a job's log file one line every 30 s
-        bar = tqdm(range(s.steps_per_epoch), desc=f"epoch {epoch + 1}/{s.epochs}", disable=not progress,
+        bar = tqdm(total=s.steps_per_epoch, desc=f"epoch {epoch + 1}/{s.epochs}", disable=not progress,
                    leave=False, mininterval=2.0 if sys.stderr.isatty() else 30.0)
-        for _ in bar:
+        peak = 0.0
+        for step in range(s.steps_per_epoch):
             yb, xb = _draw_batch(y_tr, x_tr, s, gen, modality)
             yb = yb.to(device)
             xb = xb.to(device) if xb is not None else None
-            x_hat = model(yb)
-            if s.item_weighting == "energy":
-                w = 1.0 / yb.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)
-                w = w / w.mean()
-            else:
-                w = torch.ones(len(yb), device=device)
-            loss = 0
-            for term in active:
-                value = (w * term(x_hat, yb, xb, model=model, physics=physics, generator=gen)).mean()
-                sums[term.name] += value.item()
-                loss = loss + term.weight * value
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=s.precision == "bf16"):
+                x_hat = step_model(yb)
+                if s.item_weighting == "energy":
+                    w = 1.0 / yb.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)
+                    w = w / w.mean()
+                else:
+                    w = torch.ones(len(yb), device=device)
+                loss = 0
+                values = {}
+                for term in active:
+                    value = term(x_hat, yb, xb, model=step_model, physics=physics, generator=gen)
+                    values[term.name] = (w * value.float()).mean()
+                    loss = loss + term.weight * values[term.name]
+            step_peak = float(x_hat.detach().abs().max())
+            _check_step(loss, values, step_peak, y_peak, s.max_amplitude, epoch, step, s.steps_per_epoch, ckpt_path,
+                        completed=epoch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if s.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
             opt.step()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training diverged at epoch {epoch + 1}: loss is {loss.item()}")
+            peak = max(peak, step_peak)
+            for name, value in values.items():
+                sums[name] += value.item()
             sums["loss"] += loss.item()
+            bar.update()
             bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
+        bar.close()
         row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - t0, 3),
                "items_per_s": round(s.steps_per_epoch * s.batch_size / max(time.time() - t0, 1e-9), 2)}
         row.update({f"train_{k}": v / s.steps_per_epoch for k, v in sums.items()})
+        row["peak_ratio"] = round(peak / y_peak, 4)  # max |x_hat| over the epoch / max |y|: a run-away shows here
         if y_val is not None and x_val is not None:
             x_hat_val = predict(model, y_val, s.val_batch_size, device, modality=modality)
             row["val_sdr"] = float(np.mean(sdr_db_items(np.asarray(x_val), x_hat_val)))
         rows.append(row)
         # ETA: remaining epochs x mean epoch time (training steps, over every epoch so far, resumed ones too)
         eta_s = round((s.epochs - epoch - 1) * sum(r["seconds"] for r in rows) / len(rows))
-        log.info("epoch %d/%d loss %.4g%s (%.1f s, %.1f items/s, ETA %d:%02d:%02d)", epoch + 1, s.epochs,
-                 row["train_loss"], f" val SDR {row['val_sdr']:.2f} dB" if "val_sdr" in row else "", row["seconds"],
+        terms = " ".join(f"{l.name} {row['train_' + l.name]:.4g}" for l in active) if len(active) > 1 else ""
+        log.info("epoch %d/%d loss %.4g%s peak |x_hat|/|y| %.3g%s (%.1f s, %.1f items/s, ETA %d:%02d:%02d)", epoch + 1,
+                 s.epochs, row["train_loss"], f" ({terms})" if terms else "", row["peak_ratio"],
+                 f" val SDR {row['val_sdr']:.2f} dB" if "val_sdr" in row else "", row["seconds"],
                  row["items_per_s"], eta_s // 3600, eta_s % 3600 // 60, eta_s % 60)
         ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
                 "epoch": epoch, "fingerprint": fp, "log": json.dumps(rows)}

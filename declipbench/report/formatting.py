@@ -1,0 +1,37 @@
+"""What every table writer shares (the experiment tables, the survey tables): number formatting, Markdown
+rows, LaTeX escaping and the atomic writing of a table's CSV, Markdown and LaTeX files. Free of pandas, so
+the survey's rules run without it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..data import io
+
+
+def fmt(v, digits: int = 2) -> str:
+    """A number with ``digits`` decimals; empty for None or NaN."""
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def md_row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def md_rule(columns: int) -> str:
+    return "|" + "---|" * columns
+
+
+def tex_escape(s: str) -> str:
+    for a, b in [("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")]:
+        s = s.replace(a, b)
+    return s
+
+
+def write_table_files(prefix: Path | str, rows: list[dict], fields: list[str], markdown: str, latex: str) -> None:
+    """``PREFIX.csv`` (the rows), ``PREFIX.md`` and ``PREFIX.tex``, each written atomically."""
+    io.write_csv(Path(f"{prefix}.csv"), rows, fields)
+    io.write_text(Path(f"{prefix}.md"), markdown)
+    io.write_text(Path(f"{prefix}.tex"), latex)
