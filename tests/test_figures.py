@@ -99,3 +99,44 @@ def test_figure4_needs_an_image_experiment():
         bad["figures"]["hdr_mask"] = {"experiment": experiment}
         with pytest.raises(ConfigError, match=rf"figures\.hdr_mask\.experiment: .*{msg}"):
             validate_config(bad, "x.yaml")
+
+
+# ----------------------------------------------------------- Figure 7: the synthetic subspace experiment
+def test_figure7_vectors_lie_in_the_subspace_and_clip_the_stated_proportion():
+    from declipbench.report.subspace_figure import subspace_data
+
+    x, y = subspace_data(k=3, p=0.2, n=100, count=50, seed=1)
+    assert x.shape == y.shape == (50, 100)
+    assert np.all((np.abs(x) > 1).sum(axis=1) == 20)  # exactly round(p n) entries clip at tau = 1
+    np.testing.assert_array_equal(y, np.clip(x, -1, 1))
+    assert np.linalg.matrix_rank(x.astype(np.float64), tol=1e-4) == 3  # a 3-dimensional subspace
+    x2, _ = subspace_data(k=3, p=0.2, n=100, count=60, seed=1)
+    np.testing.assert_array_equal(x2[:50], x)  # more vectors, the same subspace and the same first ones
+
+
+def test_figure7_sdr_falls_as_k_and_p_grow_and_supervised_is_the_reference(tmp_path):
+    """The command on a 2 x 2 grid: one row per cell; every method's SDR is lower at the larger subspace
+    and the larger clipped proportion; supervised (pairs) is above MC + EI (measurements only)."""
+    png, table = tmp_path / "fig7.png", tmp_path / "fig7.csv"
+    subprocess.run([sys.executable, "-m", "declipbench", "figure-subspace", "--ks", "2", "30", "--ps", "0.1",
+                    "0.4", "--train", "500", "--test", "100", "--epochs", "3", "--threads", "1",
+                    "--out", str(png), "--csv", str(table)], cwd=ROOT, check=True, capture_output=True)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = {(int(r["k"]), float(r["p"])): {k: float(v) for k, v in r.items()} for r in csv.DictReader(open(table))}
+    assert sorted(rows) == [(2, 0.1), (2, 0.4), (30, 0.1), (30, 0.4)]
+    for key in ("identity_sdr", "ssl_sdr", "supervised_sdr"):
+        assert rows[(2, 0.1)][key] > rows[(2, 0.4)][key] and rows[(2, 0.1)][key] > rows[(30, 0.4)][key], key
+    assert rows[(2, 0.1)]["supervised_sdr"] > rows[(30, 0.1)]["supervised_sdr"]
+    assert all(r["supervised_sdr"] > r["ssl_sdr"] for r in rows.values())
+
+
+def test_figure7_settings_are_checked_with_the_config():
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    for patch, msg in (({"ks": [100]}, r"ks: k = 100 is not below dim = 100"),
+                       ({"ps": [0.001]}, r"ps: p = 0.001 clips 0 of 100"),
+                       ({"ei": {"gmax": 3}}, r"figures\.subspace\.ei\.gmax: unknown parameter")):
+        bad = copy.deepcopy(cfg)
+        bad["figures"]["subspace"] = {**bad["figures"]["subspace"], **patch}
+        with pytest.raises(ConfigError, match=msg):
+            validate_config(bad, "x.yaml")
+    assert cfg["figures"]["subspace"]["ei"]["g_max"] == 2.0 and cfg["figures"]["subspace"]["ei"]["core_weight"] == 1.0

@@ -3,6 +3,7 @@
 import csv
 import json
 import re
+import shlex
 import shutil
 
 import pytest
@@ -28,7 +29,9 @@ def test_dry_run(configfile):
 def test_dry_run_paper_config_is_not_merged_with_demo():
     out = snakemake("-n", "-p", "--forceall", "--configfile", "config/paper.yaml").stdout
     assert "synth_music" not in out and "results/paper/" in out
-    specs = [json.loads(m) for m in re.findall(r"--spec '(\{.*?\})'", out)]
+    # each job's --spec argument, read as the shell reads it (a label may hold a quote: "authors' 2024 code")
+    specs = [json.loads(words[words.index("--spec") + 1]) for line in out.splitlines() if "--spec '" in line
+             for words in [shlex.split(line.strip())] if "--spec" in words]
     specs = [s for s in specs if s.get("experiment") == "table1"]  # table4 (images) has its own network
     assert specs
     for s in specs:  # the paper's network, nothing of the demo's (no channel cap, no 8 channels)
@@ -133,3 +136,37 @@ def test_dry_run_refuses_a_misspelt_parameter_in_a_method_yaml(tmp_path):
     proc = snakemake("-n", "--configfile", "config/config.yaml", cwd=repo, check=False)
     assert proc.returncode != 0
     assert "methods/social_sparsity/method.yaml: variants.pew_short.params.max_itr: unknown parameter" in proc.stdout + proc.stderr
+
+
+def test_keep_going_still_makes_the_table_and_lists_the_failed_method(tmp_path):
+    """A method whose reconstruct raises, run with --keep-going: the run ends with an error, yet the table
+    is written for the methods that finished, the failed one listed as failed with the error from its log
+    in every format, and the title says the table is incomplete. Without --keep-going no table is made."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT, repo, ignore=COPY_IGNORE)
+    new = repo / "methods" / "fragile"
+    shutil.copytree(repo / "methods" / "_template", new)
+    decl = (new / "method.yaml").read_text()
+    (new / "method.yaml").write_text(decl.replace("name: template", "name: fragile").replace("label: Template", "label: Fragile"))
+    code = (new / "method.py").read_text()
+    (new / "method.py").write_text(code.replace("        return scale_clipped(y, ctx.tau_low, ctx.tau_high, ctx.params[\"gain\"])",
+                                                "        raise RuntimeError(\"out of ideas\")"))
+    cfg = yaml.safe_load((repo / "tests" / "configs" / "tiny.yaml").read_text())
+    cfg["experiments"]["table1"]["methods"] = {"identity": None, "fragile": None}
+    del cfg["experiments"]["table1"]["method_defaults"]
+    (repo / "tiny.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+    stop = snakemake("--cores", "2", "--configfile", "tiny.yaml", cwd=repo, check=False)
+    table = repo / "results" / "tiny" / "tables" / "table1"
+    assert stop.returncode != 0 and not table.with_suffix(".md").exists()
+    going = snakemake("--cores", "2", "--keep-going", "--configfile", "tiny.yaml", cwd=repo, check=False)
+    assert going.returncode != 0
+    md = table.with_suffix(".md").read_text()
+    assert "(incomplete: 1 of 2 jobs gave no result)" in md
+    assert "| Identity | **" in md and "| Fragile | failed | failed | failed | 0 |" in md
+    assert "**Failed, no result:** Fragile: seed 0: error (reconstruct): method 'fragile'" in md and "out of ideas" in md
+    assert "logs/reconstruct/table1/fragile/default/seed0.log" in md
+    rows = {r["label"]: r for r in csv.DictReader(open(table.with_suffix(".csv")))}
+    assert rows["Fragile"]["failed"] == "True" and rows["Identity"]["failed"] == "False"
+    assert rows["Identity"]["sdr_best"] == "True" and rows["Fragile"]["sdr_best"] == "False"
+    assert "Failed, no result: Fragile" in table.with_suffix(".tex").read_text()

@@ -91,6 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="the figure (.png)")
     s.add_argument("--csv", type=Path, required=True, help="the curves (.csv)")
 
+    s = sub.add_parser("figure-subspace", help="Figure 7: the synthetic subspace experiment over a (k, p) grid")
+    s.add_argument("--ks", type=int, nargs="+", required=True, help="subspace dimensions")
+    s.add_argument("--ps", type=float, nargs="+", required=True, help="proportions of clipped entries")
+    s.add_argument("--dim", type=int, default=100)
+    s.add_argument("--train", type=int, default=2000, help="training vectors per cell")
+    s.add_argument("--test", type=int, default=200, help="test vectors per cell")
+    s.add_argument("--epochs", type=int, default=10)
+    s.add_argument("--steps-per-epoch", type=int, default=100)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--lr", type=float, default=1e-3)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--ei", default="{}", help="the EI loss's parameters, as JSON (default: eq. 11 as published)")
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--title", default="")
+    s.add_argument("--out", type=Path, required=True, help="the figure (.png)")
+    s.add_argument("--csv", type=Path, required=True, help="one row per cell (.csv)")
+
     s = sub.add_parser("figure-hdr-mask", help="Figure 4: an HDR test image, its measurement and the mask of eq. 13")
     s.add_argument("--measurements", type=Path, required=True)
     s.add_argument("--tau", type=float, required=True)
@@ -206,6 +223,16 @@ def _run(args) -> int:
         curves = mc_loss_curves(args.tau, args.reliable_y, args.span, args.points)
         write_curves(curves, args.csv)
         mc_loss_figure(curves, args.tau, args.reliable_y, args.out)
+    elif args.step == "figure-subspace":
+        from ..report.subspace_figure import subspace_figure, subspace_grid, write_rows
+
+        ei = {"g_max": 2.0, **json.loads(args.ei)}
+        rows = subspace_grid(args.ks, args.ps, n=args.dim, train=args.train, test=args.test, epochs=args.epochs,
+                             steps=args.steps_per_epoch, batch=args.batch_size, lr=args.lr, ei=ei, seed=args.seed,
+                             threads=args.threads)
+        write_rows(rows, args.csv)
+        subspace_figure(rows, args.out, args.title or f"Synthetic subspaces of R^{args.dim}: mean test SDR, "
+                        f"{args.train} training vectors per cell, {args.epochs * args.steps_per_epoch} steps", ei)
     elif args.step == "figure-hdr-mask":
         from ..data.io import write_csv
         from ..report.figures import hdr_mask_figure, hdr_mask_rows, most_clipped_item

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from .parameters import restrict
+from .parameters import resolve, restrict
 from .paths import Paths
 from .plugins import (ROOT, Declaration, PluginError, dataset_params, discover_datasets, discover_methods,
                       display_path, load_dataset, method_class, method_params, unknown_method)
@@ -173,7 +173,24 @@ def validate_config(config: dict, source: str = "config") -> dict:
 
 
 def _check_figures(config: dict, source: str) -> None:
-    """A figure drawn from an experiment's data names an experiment of the right modality."""
+    """A figure drawn from an experiment's data names an experiment of the right modality; Figure 7's grid
+    fits its dimension and its EI parameters are the EI loss's (stored back resolved)."""
+    sub = config["figures"].get("subspace")
+    if sub is not None:
+        from ..losses import LOSSES
+
+        for k in sub["ks"]:
+            if k >= sub["dim"]:
+                raise ConfigError(f"{source}: figures.subspace.ks: k = {k} is not below dim = {sub['dim']}")
+        for p in sub["ps"]:
+            if not 1 <= round(p * sub["dim"]) < sub["dim"]:
+                raise ConfigError(f"{source}: figures.subspace.ps: p = {p} clips {round(p * sub['dim'])} of "
+                                  f"{sub['dim']} entries; need at least 1 and fewer than {sub['dim']}")
+        try:
+            sub["ei"] = resolve(LOSSES["ei"].declaration(), {"g_max": 2.0, **sub["ei"]}, "figures.subspace.ei")
+            LOSSES["ei"].check(sub["ei"], "figures.subspace.ei")
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
     fig = config["figures"].get("hdr_mask")
     if fig is not None:
         exp = config["experiments"].get(fig["experiment"])

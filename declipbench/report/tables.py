@@ -150,8 +150,20 @@ def _ranking_notes(summary: list[dict], metrics: list[str]) -> list[tuple[str, i
     return out
 
 
+def failed_row(method: str, variant: str, label: str, seeds: int, reason: str, metrics: list[str]) -> dict:
+    """The summary row of a method whose jobs gave no result (shown as "failed", never ranked)."""
+    row = {"method": method, "variant": variant, "label": label, "seeds": seeds, "failed": True, "notes": reason}
+    for m in metrics:
+        row.update({f"{m}_mean": math.nan, f"{m}_std": math.nan, f"{m}_ci_low": math.nan, f"{m}_ci_high": math.nan,
+                    f"{m}_seed_sd": math.nan, f"{m}_n": 0, f"{m}_missing": 0, f"{m}_best": False,
+                    f"{m}_ranked_on": 0, f"{m}_p_vs_best": math.nan})
+    return row
+
+
 def _cell(r: dict, m: str, digits: int = 2, bold=lambda v: f"**{v}**", pm: str = "±") -> str:
     """``mean ± std [low, high] (k missing)``, the mean through ``bold`` on the best row."""
+    if r.get("failed"):
+        return "failed"
     if not math.isfinite(r[f"{m}_mean"]):
         return "–"
     mean = f"{r[f'{m}_mean']:.{digits}f}"
@@ -200,9 +212,10 @@ def to_markdown(summary: list[dict], metrics: list[str], title: str = "") -> str
         cells = [r["label"]] + [_cell(r, m) for m in metrics]
         cells.append(str(max((r[f"{m}_n"] for m in metrics), default=0)))
         lines.append(md_row(cells))
-    notes = [f"{r['label']}: {r['notes']}" for r in summary if r["notes"]]
+    notes = [f"{r['label']}: {r['notes']}" for r in summary if r["notes"] and not r.get("failed")]
     lines.append("")
     lines.append(HOW)
+    lines += [f"**Failed, no result:** {r['label']}: {r['notes']}" for r in summary if r.get("failed")]
     lines += [_ranking_sentence(m, k, METRICS[m].unit) for m, k in _ranking_notes(summary, metrics)]
     lines += _statistics_notes(summary, metrics)
     if notes:
@@ -224,20 +237,26 @@ def to_latex(summary: list[dict], metrics: list[str], title: str = "") -> str:
     notes = [HOW.replace("; best mean in bold.", ".")]
     notes += [_ranking_sentence(m, k, METRICS[m].unit) for m, k in _ranking_notes(summary, metrics)]
     notes += _statistics_notes(summary, metrics)
-    notes += [f"Items not scored: {r['label']}: {r['notes']}." for r in summary if r["notes"]]
+    notes += [f"Failed, no result: {r['label']}: {r['notes']}." for r in summary if r.get("failed")]
+    notes += [f"Items not scored: {r['label']}: {r['notes']}." for r in summary if r["notes"] and not r.get("failed")]
     lines.append(r"\par\smallskip{\footnotesize " + " ".join(tex_escape(n) for n in notes) + "}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
 
 def write_tables(metric_files: list[Path], metrics: list[str], prefix: Path, all_metrics_out: Path,
-                 title: str = "") -> list[dict]:
+                 title: str = "", failed: list[dict] | None = None) -> list[dict]:
+    """The table of the per-item records in ``metric_files``; ``failed`` lists the rows whose jobs gave no
+    result (``method``, ``variant``, ``label``, ``seeds``, ``reason``), appended and marked as failed."""
     rows = read_records(metric_files)
     write_records(all_metrics_out, rows)
     summary = summarise(rows, metrics)
+    summary += [failed_row(f["method"], f["variant"], f["label"], f["seeds"], f["reason"], metrics) for f in failed or []]
     fields = ["method", "variant", "label", "seeds"] + [
         f"{m}_{k}" for m in metrics
         for k in ("mean", "std", "ci_low", "ci_high", "seed_sd", "n", "missing", "best", "ranked_on", "p_vs_best")
-    ] + ["notes"]
+    ] + ["failed", "notes"]
+    for r in summary:
+        r.setdefault("failed", False)
     write_table_files(prefix, summary, fields, to_markdown(summary, metrics, title), to_latex(summary, metrics, title))
     return summary

@@ -6,6 +6,8 @@ import re
 import shlex
 import sys
 
+from snakemake.logging import logger
+
 sys.path.insert(0, workflow.basedir)
 # every job (also in a conda env or on a cluster node) imports the core package from this repository
 shell.prefix(f"export PYTHONPATH={shlex.quote(workflow.basedir)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
@@ -135,7 +137,11 @@ def table_experiment(wildcards):
 
 
 def table_title(wildcards):
-    experiment, test_set = Paths.split_measured(Paths.measured_of_table(wildcards.table))
+    return table_title_of(wildcards.table)
+
+
+def table_title_of(table):
+    experiment, test_set = Paths.split_measured(Paths.measured_of_table(table))
     title = CFG["experiments"][experiment].get("title", experiment)
     return f"{title}: test set {test_set}" if test_set else title
 
@@ -150,7 +156,7 @@ def survey_dataset(wildcards):
 
 
 #: the config's figures: key -> the file name of the figure (and of its data, .csv)
-PAPER_FIGURES = {"mc_losses": "fig2_mc_losses", "hdr_mask": "fig4_hdr_mask"}
+PAPER_FIGURES = {"mc_losses": "fig2_mc_losses", "hdr_mask": "fig4_hdr_mask", "subspace": "fig7_subspace"}
 
 
 def final_outputs():
@@ -161,3 +167,50 @@ def final_outputs():
 
 def survey_outputs():
     return [f for name in CFG["surveys"] for f in PATHS.tables(name)]
+
+
+def job_failure(measured, job):
+    """Why a job of a table gave no metrics: the last "error (<step>): ..." line of its train, reconstruct or
+    evaluate log, or that it did not run."""
+    experiment = Paths.split_measured(measured)[0]
+    logs = [PATHS.log("train", experiment, job.method, job.variant, f"seed{job.seed}")] if job.trains else []
+    logs += [PATHS.log(rule, measured, job.method, job.variant, f"seed{job.seed}") for rule in ("reconstruct", "evaluate")]
+    for log in logs:
+        if os.path.exists(log):
+            errors = [line.strip() for line in open(log, errors="replace") if line.startswith("error (")]
+            if errors:
+                return f"seed {job.seed}: {errors[-1]} (log: {log})"
+    return f"seed {job.seed}: did not run (a job it needs failed or was not reached)"
+
+
+def write_incomplete_tables():
+    """After a run with --keep-going that had failures: every table some of whose jobs gave no metrics is
+    written from the methods whose every seed finished, each other method listed as failed with the reason
+    from its logs; the title says the table is incomplete. The run still ends with an error, and the next
+    run redoes the failed jobs and then the table."""
+    from declipbench.report.tables import write_tables
+
+    for table in TABLES:
+        measured = Paths.measured_of_table(table)
+        experiment = Paths.split_measured(measured)[0]
+        jobs = experiment_jobs(experiment)
+        files = {j: PATHS.item_metrics(measured, j.method, j.variant, j.seed) for j in jobs}
+        incomplete = {(j.method, j.variant) for j, f in files.items() if not os.path.exists(f)}
+        if not incomplete:
+            if not os.path.exists(PATHS.table(table, "md")):  # blocked only by an incomplete test-set table
+                write_tables(list(files.values()), CFG["experiments"][experiment]["metrics"],
+                             PATHS.table(table, "md")[: -len(".md")], PATHS.table_metrics(table), table_title_of(table))
+            continue
+        present = [f for j, f in files.items() if (j.method, j.variant) not in incomplete]
+        failed = []
+        for method, variant in dict.fromkeys((j.method, j.variant) for j in jobs if (j.method, j.variant) in incomplete):
+            mine = [j for j in jobs if (j.method, j.variant) == (method, variant)]
+            reasons = [job_failure(measured, j) for j in mine if not os.path.exists(files[j])]
+            failed.append({"method": method, "variant": variant, "label": METHODS[method].variant_label(variant),
+                           "seeds": len(mine), "reason": "; ".join(reasons)})
+        n_failed = sum(1 for f in files.values() if not os.path.exists(f))
+        title = f"{table_title_of(table)} (incomplete: {n_failed} of {len(files)} jobs gave no result)"
+        write_tables(present, CFG["experiments"][experiment]["metrics"], PATHS.table(table, "md")[: -len(".md")],
+                     PATHS.table_metrics(table), title, failed=failed)
+        logger.warning(f"{PATHS.table(table, 'md')}: written without {len(failed)} failed method(s) "
+                       f"({', '.join(f['label'] for f in failed)}), marked incomplete")

@@ -2,6 +2,13 @@
 # experiment, and the paper's illustration figures named under figures: in the config.
 
 
+# With --keep-going, a failed job does not cost the other methods their table: the tables it blocked are
+# written from what finished, the failed method listed as failed (common.smk, write_incomplete_tables).
+onerror:
+    if workflow.execution_settings.keep_going:
+        write_incomplete_tables()
+
+
 rule table:
     input:
         table_inputs,
@@ -93,3 +100,28 @@ rule figure_hdr_mask:
     shell:
         "python -m declipbench figure-hdr-mask --measurements {params.measurements:q} --tau {params.tau}"
         " {params.item:q} --out {output.png:q} --csv {output.csv:q} 2> {log:q}"
+
+
+rule figure_subspace:
+    output:
+        png=PATHS.paper_figure("fig7_subspace"),
+        csv=PATHS.paper_figure("fig7_subspace", "csv"),
+    params:
+        grid=lambda wc: " ".join(
+            ["--ks", *map(str, CFG["figures"]["subspace"]["ks"]), "--ps", *map(str, CFG["figures"]["subspace"]["ps"])]
+        ),
+        settings=lambda wc: " ".join(
+            f"--{key.replace('_', '-')} {CFG['figures']['subspace'][key]}"
+            for key in ("dim", "train", "test", "epochs", "steps_per_epoch", "batch_size", "lr", "seed")
+        ),
+        ei=lambda wc: json.dumps(CFG["figures"]["subspace"]["ei"]),
+    threads: CFG["threads"]
+    log:
+        PATHS.log("figure", "fig7_subspace"),
+    benchmark:
+        PATHS.benchmark("figure", "fig7_subspace")
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m declipbench figure-subspace {params.grid} {params.settings} --ei {params.ei:q}"
+        " --threads {threads} --out {output.png:q} --csv {output.csv:q} 2> {log:q}"
