@@ -212,3 +212,14 @@ def test_a_row_equal_to_the_best_on_every_item_is_said_so():
                         ["sdr"])
     assert [r["sdr_p_vs_best"] for r in summary].count(1.0) == 1
     assert "equal on every item" in to_markdown(summary, ["sdr"])
+
+
+def test_a_method_run_once_and_one_run_per_seed_are_ranked_on_the_same_items():
+    """Identity runs once (it does not train), a learned method three times: they scored the same items,
+    so the table ranks them plainly and says nothing about different item sets."""
+    once = _rows([1.0, 2.0, 3.0], label="Identity", method="identity")
+    thrice = _seeded([[2.0, 3.0, 4.0], [2.5, 3.5, 4.5], [1.5, 2.5, 3.5]], "Learned", "learned")
+    summary = summarise(once + thrice, ["sdr"])
+    assert [r["sdr_best"] for r in summary] == [False, True]
+    assert summary[1]["sdr_ranked_on"] == 3 and summary[1]["sdr_items"] == 3 and summary[1]["sdr_n"] == 9
+    assert "did not score the same items" not in to_markdown(summary, ["sdr"])

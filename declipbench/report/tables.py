@@ -100,8 +100,9 @@ def summarise(rows: list[dict], metrics: list[str]) -> list[dict]:
             row[f"{m}_ci_low"], row[f"{m}_ci_high"] = confidence_interval(items.to_numpy())
             row[f"{m}_seed_sd"] = float(seed_means.std(ddof=1)) if len(seed_means) > 1 else math.nan
             row[f"{m}_n"] = int(len(ok))
+            row[f"{m}_items"] = int(len(items))
             row[f"{m}_missing"] = int(len(gm) - len(ok))
-            scored[m].append(dict(zip(zip(ok["seed"], ok["item"]), ok["value"])))
+            scored[m].append(items.to_dict())  # ranked on items, each as its mean over the seeds that scored it
             per_item[m].append(items)
         bad = g[g["metric"].isin(metrics) & g["value"].isna()]
         counts = bad["note"].replace("", "non-finite").value_counts()
@@ -144,7 +145,7 @@ def _ranking_notes(summary: list[dict], metrics: list[str]) -> list[tuple[str, i
     """``(metric, items)`` for each metric whose rows did not all score the same items."""
     out = []
     for m in metrics:
-        n = [r[f"{m}_n"] for r in summary if r[f"{m}_n"]]
+        n = [r[f"{m}_items"] for r in summary if r[f"{m}_items"]]
         if n and any(k != summary[0][f"{m}_ranked_on"] for k in n):
             out.append((m, summary[0][f"{m}_ranked_on"]))
     return out
@@ -155,7 +156,7 @@ def failed_row(method: str, variant: str, label: str, seeds: int, reason: str, m
     row = {"method": method, "variant": variant, "label": label, "seeds": seeds, "failed": True, "notes": reason}
     for m in metrics:
         row.update({f"{m}_mean": math.nan, f"{m}_std": math.nan, f"{m}_ci_low": math.nan, f"{m}_ci_high": math.nan,
-                    f"{m}_seed_sd": math.nan, f"{m}_n": 0, f"{m}_missing": 0, f"{m}_best": False,
+                    f"{m}_seed_sd": math.nan, f"{m}_n": 0, f"{m}_items": 0, f"{m}_missing": 0, f"{m}_best": False,
                     f"{m}_ranked_on": 0, f"{m}_p_vs_best": math.nan})
     return row
 
@@ -254,7 +255,8 @@ def write_tables(metric_files: list[Path], metrics: list[str], prefix: Path, all
     summary += [failed_row(f["method"], f["variant"], f["label"], f["seeds"], f["reason"], metrics) for f in failed or []]
     fields = ["method", "variant", "label", "seeds"] + [
         f"{m}_{k}" for m in metrics
-        for k in ("mean", "std", "ci_low", "ci_high", "seed_sd", "n", "missing", "best", "ranked_on", "p_vs_best")
+        for k in ("mean", "std", "ci_low", "ci_high", "seed_sd", "n", "items", "missing", "best", "ranked_on",
+                  "p_vs_best")
     ] + ["failed", "notes"]
     for r in summary:
         r.setdefault("failed", False)
