@@ -76,7 +76,7 @@ def main() -> None:
                   upsampling=net.get("upsampling", "transposed"))
     model = MaskedReconstructor(unet, th)
     losses = [LOSSES[name](**spec[name]) for name in TERMS[a.loss]]
-    s = TrainSettings.from_params({**{k: v for k, v in train.items()}, "epochs": 2, "steps_per_epoch": a.steps,
+    s = TrainSettings.from_params({**train, "epochs": 2, "steps_per_epoch": a.steps,
                                    "batch_size": batch, "crop": a.segment, "precision": a.precision,
                                    "compile": a.compile, "lr_schedule": "constant"})
     t0 = time.time()

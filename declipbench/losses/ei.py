@@ -41,7 +41,6 @@ def ei_loss(x_hat: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], th: 
     x_g = gains.view(shape) * x_hat
     if stop_gradient:
         x_g = x_g.detach()
-    keep = None
     if max_saturated_fraction is not None:
         above = (x_g.detach() > th.high).flatten(1).float().mean(dim=1)
         keep = above < max_saturated_fraction

@@ -173,22 +173,22 @@ class TrainingDiverged(FloatingPointError):
     """A training run stopped because its loss became non-finite or its estimates ran away in amplitude."""
 
 
-def _check_step(loss, values: dict, peak: float, y_peak: float, max_amplitude: float | None, epoch: int, step: int,
-                steps: int, ckpt_path: Path, completed: int) -> None:
+def _check_step(loss: float, values: dict[str, float], peak: float, y_peak: float, max_amplitude: float | None,
+                epoch: int, step: int, steps: int, ckpt_path: Path, completed: int) -> None:
     """Stop before an optimiser step on a non-finite loss or a run-away estimate, naming the step and the loss
     terms; nothing is saved, so the checkpoint of the last completed epoch (if any) stays the last good one."""
-    finite = math.isfinite(float(loss.detach()) if torch.is_tensor(loss) else float(loss)) and math.isfinite(peak)
+    finite = math.isfinite(loss) and math.isfinite(peak)
     runaway = max_amplitude is not None and peak > max_amplitude * y_peak
     if finite and not runaway:
         return
-    terms = ", ".join(f"{name} = {float(v.detach()):.4g}" for name, v in values.items())
+    terms = ", ".join(f"{name} = {v:.4g}" for name, v in values.items())
     why = ("the loss is not finite" if not finite else
            f"the estimate's peak |x_hat| = {peak:.4g} is {peak / y_peak:.3g} times the measurements' peak "
            f"{y_peak:.4g} (training.max_amplitude = {max_amplitude:g})")
     kept = (f"the last good checkpoint {ckpt_path} (epoch {completed}) is kept" if completed > 0 and ckpt_path.exists()
             else "no epoch had completed, so no checkpoint is kept")
     raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, step {step + 1} of {steps}: {why}; loss "
-                           f"{float(loss.detach()) if torch.is_tensor(loss) else loss:.4g} ({terms}); {kept}, and no model is written")
+                           f"{loss:.4g} ({terms}); {kept}, and no model is written")
 
 
 def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: TrainSettings, workdir: str | Path,
@@ -286,19 +286,21 @@ def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: Trai
                     values[term.name] = (w * value.float()).mean()
                     loss = loss + term.weight * values[term.name]
             step_peak = float(x_hat.detach().abs().max())
-            _check_step(loss, values, step_peak, y_peak, s.max_amplitude, epoch, step, s.steps_per_epoch, ckpt_path,
-                        completed=epoch)
+            loss_value = loss.item() if torch.is_tensor(loss) else float(loss)  # 0 when no term is active
+            term_values = {name: value.item() for name, value in values.items()}
+            _check_step(loss_value, term_values, step_peak, y_peak, s.max_amplitude, epoch, step, s.steps_per_epoch,
+                        ckpt_path, completed=epoch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if s.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
             opt.step()
             peak = max(peak, step_peak)
-            for name, value in values.items():
-                sums[name] += value.item()
-            sums["loss"] += loss.item()
+            for name, value in term_values.items():
+                sums[name] += value
+            sums["loss"] += loss_value
             bar.update()
-            bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
+            bar.set_postfix(loss=f"{loss_value:.3g}", refresh=False)
         bar.close()
         row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - t0, 3),
                "items_per_s": round(s.steps_per_epoch * s.batch_size / max(time.time() - t0, 1e-9), 2)}
