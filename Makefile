@@ -17,13 +17,19 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-demo: install  ## the embedded analogues of Tables 1-4 on CPU (about 20 minutes on 2 cores): results/demo/
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
-	$(BIN)/python -m declipbench benchmarks results/demo --out results/demo/benchmarks.md
+# a run, then its HTML report and its runtime summary in the run's folder (<results_dir>/<run>/)
+define run_with_report
+	$(BIN)/snakemake --cores $(CORES) --configfile $(1)
+	run=$$($(BIN)/python -m declipbench run-dir $(1)) && \
+	$(BIN)/snakemake --configfile $(1) --report "$$run/report.html" && \
+	$(BIN)/python -m declipbench benchmarks "$$run" --out "$$run/benchmarks.md"
+endef
 
-claim: install  ## the paper's central claim on embedded data (config/claim.yaml): results/claim/
-	$(BIN)/snakemake --cores $(CORES) --configfile config/claim.yaml
-	$(BIN)/python -m declipbench benchmarks results/claim --out results/claim/benchmarks.md
+demo: install  ## the embedded analogues of Tables 1-4 on CPU (about 20 minutes on 2 cores): results/demo/, report.html
+	$(call run_with_report,$(CONFIG))
+
+claim: install  ## the paper's central claim on embedded data (config/claim.yaml): results/claim/, report.html
+	$(call run_with_report,config/claim.yaml)
 
 # Two pytest workers (pytest-xdist), one test file each at a time: the cluster test mostly waits on Slurm,
 # the snakemake runs on their start-up; TEST_WORKERS=0 runs everything in one process.

@@ -19,6 +19,11 @@ if not workflow.overwrite_configfiles:
 # "experiments.table1.tau: 0 is less than or equal to the minimum of 0".
 
 
+# `snakemake --report results/<run>/report.html` (made by `make demo`): one self-contained HTML file with every
+# table (and clips to listen to), every figure with its caption (workflow/report/), the runtimes, the config
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/methods.smk"

@@ -5,6 +5,7 @@ import json
 import re
 import shlex
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,7 +21,7 @@ COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "
 def test_dry_run(configfile):
     # --forceall: the whole DAG even where a previous run (say `make demo`) left its results
     out = snakemake("-n", "--forceall", "--configfile", configfile).stdout
-    for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure"):
+    for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure", "table_page"):
         assert re.search(rf"^{rule}\s+\d+", out, re.M), rule
     if configfile in ("config/config.yaml", "config/paper.yaml"):   # the paper's Figure 2
         assert re.search(r"^figure_mc_losses\s+1$", out, re.M)
@@ -78,8 +79,10 @@ def test_snakemake_rejects_bad_config_readably(tmp_path, mutate, expected):
     assert expected in proc.stdout + proc.stderr
 
 
-def test_tiny_end_to_end_with_a_new_method_from_the_template(tmp_path):
-    repo = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A copy of the repository with a newcomer's method added from the template, and its tiny run."""
+    repo = tmp_path_factory.mktemp("tiny") / "repo"
     shutil.copytree(ROOT, repo, ignore=COPY_IGNORE)
     # a newcomer's method: copy the template, rename, done
     new = repo / "methods" / "my_declipper"
@@ -94,7 +97,11 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tmp_path):
     dry = snakemake("-n", "--configfile", "tiny.yaml", cwd=repo).stdout
     assert "my_declipper" in dry
     snakemake("--cores", "2", "--configfile", "tiny.yaml", cwd=repo, timeout=900)
+    return repo
 
+
+def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
+    repo = tiny_run
     run = repo / "results" / "tiny"
     table = list(csv.DictReader(open(run / "tables" / "table1.csv")))
     labels = [r["label"] for r in table]
@@ -117,7 +124,7 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tmp_path):
     n_test = json.loads((run / "measurements" / "table1" / "manifest.json").read_text())["splits"]["test"]["items_kept"]
     assert len(rows) == 9 * n_test * 3
     # every rule logged, benchmarks written for the costly ones
-    for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure"):
+    for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure", "table_page"):
         assert list((run / "logs" / rule).rglob("*.log")), rule
     assert "epoch 2/2" in (run / "logs" / "train" / "table1" / "self_supervised" / "proposed" / "seed0.log").read_text()
     for rule in ("prepare_dataset", "train", "reconstruct", "evaluate"):
@@ -125,6 +132,47 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tmp_path):
     # a second invocation has nothing to do
     again = snakemake("-n", "--configfile", "tiny.yaml", cwd=repo).stdout
     assert "Nothing to be done" in again
+
+
+def test_report_opens_in_chromium_with_the_table_and_clips_of_the_right_length(tiny_run, tmp_path):
+    """The run's HTML report (snakemake --report), opened in headless Chromium as a reader does: the table page
+    shows the table and plays every chosen item for clean, clipped and each method, each clip lasting its
+    test item's length, under it the SDR the table used; the example figure decodes."""
+    import numpy as np
+
+    from declipbench.report.browser_check import BrowserUnavailable, check_report, problems
+    from declipbench.report.table_page import listening_items
+
+    repo, run = tiny_run, tiny_run / "results" / "tiny"
+    snakemake("--configfile", "tiny.yaml", "--report", "results/tiny/report.html", cwd=repo)
+    report = run / "report.html"
+    assert report.stat().st_size > 100_000
+    try:
+        seen = check_report(report, screenshots=tmp_path / "screenshots")
+    except BrowserUnavailable as exc:
+        pytest.skip(f"no browser to open the report: {exc} (.ci/run installs Debian's chromium)")
+    assert problems(seen) == []
+    page_path = "results/tiny/report/table1.html"
+    assert seen["results"] == {page_path: "text/html", "results/tiny/figures/table1_examples.png": "image/png"}
+    assert seen["images"] == ["results/tiny/figures/table1_examples.png"]
+    page = seen["pages"][page_path]
+    assert page["tables"] == 2 and "Proposed SSL" in page["text"] and "My declipper" in page["text"]
+    x = np.load(run / "measurements" / "table1" / "test_x.npy")
+    y = np.load(run / "measurements" / "table1" / "test_y.npy")
+    items = listening_items(x, y, 4)
+    labels = [r["label"] for r in csv.DictReader(open(run / "tables" / "table1.csv"))]
+    clips = page["audio"]
+    assert len(clips) == len(items) * (2 + len(labels))
+    assert {(c["role"], c["item"]) for c in clips} == {(r, i) for r in ["clean", "clipped", *labels] for i in items}
+    for c in clips:  # the browser decoded each embedded WAV to the item's length at the experiment's rate
+        assert c["ready"] >= 1 and c["duration"] == pytest.approx(x.shape[1] / 22050, abs=1e-4), c
+    # the SDR under a clip is the one in the table's per-item records
+    rows = [r for r in csv.DictReader(open(run / "metrics" / "table1.csv"))
+            if r["label"] == "Supervised" and r["metric"] == "sdr" and int(r["item"]) in items]
+    assert len(rows) == len(items)
+    for r in rows:
+        assert f"SDR {float(r['value']):.2f} dB" in page["text"]
+    assert all(Path(f).stat().st_size > 10_000 for f in seen["screenshots"])
 
 
 def test_dry_run_refuses_a_misspelt_parameter_in_a_method_yaml(tmp_path):

@@ -71,6 +71,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prefix", type=Path, required=True, help="writes PREFIX.csv, PREFIX.md, PREFIX.tex")
     s.add_argument("inputs", type=Path, nargs="+")
 
+    s = sub.add_parser("check-report", help="open a run's HTML report in headless Chromium and check every page")
+    s.add_argument("report", type=Path)
+    s.add_argument("--screenshots", type=Path, default=None, help="save a screenshot of each page here")
+    s.add_argument("--chromium", default=None, help="the browser (default: chromium on PATH)")
+
+    s = sub.add_parser("run-dir", help="print the results folder of a config (<results_dir>/<run>)")
+    s.add_argument("configfile", type=Path)
+
+    s = sub.add_parser("table-page", help="the report page of a table: the table, clips to listen to (audio) or Figure 8")
+    s.add_argument("--table-md", type=Path, required=True, help="the table (tables/<table>.md)")
+    s.add_argument("--title", default="")
+    s.add_argument("--modality", choices=("audio", "image"), required=True)
+    s.add_argument("--measurements", type=Path, help="audio: the measured set (its test split is played)")
+    s.add_argument("--sample-rate", type=int, default=0)
+    s.add_argument("--tau", type=float, default=0.0)
+    s.add_argument("--items", type=int, default=4, help="audio: how many test items to play")
+    s.add_argument("--labels", nargs="*", default=[])
+    s.add_argument("--reconstructions", type=Path, nargs="*", default=[], help="audio: each method's .npz")
+    s.add_argument("--item-metrics", type=Path, nargs="*", default=[], help="audio: each method's per-item CSV")
+    s.add_argument("--figure", type=Path, help="images: the example figure (Figure 8)")
+    s.add_argument("--out", type=Path, required=True, help="the page (.html)")
+
     s = sub.add_parser("figure", help="waveform/spectrogram comparison on one test item (images: Figure 8)")
     s.add_argument("--measurements", type=Path, required=True)
     s.add_argument("--modality", choices=("audio", "image"), default="audio")
@@ -217,6 +239,38 @@ def _run(args) -> int:
         recons = [(lab, io.load_arrays(f)["x_hat"][i]) for lab, f in zip(args.labels, args.inputs)]
         example_figure(args.modality, x[i], y[i], recons, args.tau, args.sample_rate, args.out, args.seconds,
                        args.title or f"test item {i}")
+    elif args.step == "check-report":
+        from ..report.browser_check import check_report, problems
+
+        seen = check_report(args.report, args.screenshots, args.chromium)
+        clips = sum(len(p["audio"]) for p in seen["pages"].values())
+        print(f"{args.report}: {len(seen['results'])} results, {len(seen['pages'])} pages, {clips} clips, "
+              f"{len(seen['images'])} images opened")
+        bad = problems(seen)
+        for line in bad:
+            print(f"error: {line}", file=sys.stderr)
+        return 1 if bad else 0
+    elif args.step == "run-dir":
+        import yaml
+
+        from .config import validate_config
+        from .paths import Paths
+
+        print(Paths(validate_config(yaml.safe_load(args.configfile.read_text()), str(args.configfile))).root)
+    elif args.step == "table-page":
+        from ..report.table_page import write_table_page
+
+        if not (len(args.labels) == len(args.reconstructions) == len(args.item_metrics)):
+            raise ValueError(f"{len(args.labels)} labels, {len(args.reconstructions)} reconstructions and "
+                             f"{len(args.item_metrics)} metric files: one of each per method")
+        if args.modality == "audio" and (args.measurements is None or args.sample_rate <= 0 or args.tau <= 0):
+            raise ValueError("an audio page needs --measurements, --sample-rate and --tau")
+        if args.modality == "image" and args.figure is None:
+            raise ValueError("an image page needs --figure")
+        items = write_table_page(args.out, args.title, args.table_md, args.modality, measurements=args.measurements,
+                                 reconstructions=list(zip(args.labels, args.reconstructions, args.item_metrics)),
+                                 sample_rate=args.sample_rate, tau=args.tau, items=args.items, figure=args.figure)
+        print(f"{args.out}: {args.title}" + (f", test items {items} to listen to" if items else ""), file=sys.stderr)
     elif args.step == "figure-mc-losses":
         from ..report.loss_figure import mc_loss_curves, mc_loss_figure, write_curves
 

@@ -10,6 +10,7 @@ Under ``<results_dir>/<run>/``::
     metrics/<measured>/<method>/<variant>/seed<seed>.csv                                evaluate
     metrics/<table>.csv, tables/<table>.{csv,md,tex}                                    table
     figures/<experiment>_examples.png                                                   figure
+    report/<table>.html                                                                 table_page
     surveys/<survey>/signals.json, measurements/<signal>.npz,
                      reconstructions/<method>/<variant>/<signal>.npz                   survey_*
     logs/<rule>/..., benchmarks/<rule>/...
@@ -87,6 +88,14 @@ class Paths:
 
     def tables(self, table: str) -> list[str]:
         return [self.table(table, ext) for ext in ("csv", "md", "tex")]
+
+    def table_page(self, table: str) -> str:
+        """The report page of a table: the table, and clips to listen to (audio) or Figure 8 (images)."""
+        return f"{self.root}/report/{table}.html"
+
+    def report(self) -> str:
+        """The run's self-contained HTML report (``snakemake --report``, made by ``make demo``)."""
+        return f"{self.root}/report.html"
 
     def figure(self, experiment: str) -> str:
         return f"{self.root}/figures/{experiment}_examples.png"

@@ -36,6 +36,8 @@ try:
     CFG = validate_config(config, CONFIG_SOURCE)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
+# the validated config, defaults filled in, is also what report captions see (workflow/report/*.rst)
+config.update(CFG)
 
 PATHS = Paths(CFG)
 JOBS = plan(CFG)
@@ -151,6 +153,33 @@ def figure_jobs(experiment):
     return [j for j in experiment_jobs(experiment) if j.seed == first]
 
 
+def table_page_inputs(wildcards):
+    """What a table's report page shows: the table, and each method's first-seed reconstruction with its
+    per-item metrics and the test measurements (audio) or the experiment's example figure (images)."""
+    measured = Paths.measured_of_table(wildcards.table)
+    experiment = table_experiment(wildcards)
+    if CFG["experiments"][experiment]["modality"] == "image":
+        return {"md": PATHS.table(wildcards.table, "md"), "figure": PATHS.figure(experiment)}
+    jobs = figure_jobs(experiment)
+    return {"md": PATHS.table(wildcards.table, "md"),
+            "reconstructions": [PATHS.reconstruction(measured, j.method, j.variant, j.seed) for j in jobs],
+            "metrics": [PATHS.item_metrics(measured, j.method, j.variant, j.seed) for j in jobs],
+            "measurements": PATHS.measurement_files(measured, splits=("test",))}
+
+
+def table_page_args(wildcards, input):
+    """The command-line arguments of a table page beyond the table: the clips' sources (audio) or the figure."""
+    experiment = table_experiment(wildcards)
+    exp = CFG["experiments"][experiment]
+    if exp["modality"] == "image":
+        return ["--figure", input.figure]
+    labels = [METHODS[j.method].variant_label(j.variant) for j in figure_jobs(experiment)]
+    return ["--measurements", PATHS.measurements(Paths.measured_of_table(wildcards.table)),
+            "--sample-rate", str(exp["sample_rate"]), "--tau", str(exp["tau"]),
+            "--items", str(exp["report"]["listen_items"]), "--labels", *labels,
+            "--reconstructions", *input.reconstructions, "--item-metrics", *input.metrics]
+
+
 def survey_dataset(wildcards):
     return CFG["surveys"][wildcards.survey]["dataset"]
 
@@ -162,6 +191,7 @@ PAPER_FIGURES = {"mc_losses": "fig2_mc_losses", "hdr_mask": "fig4_hdr_mask", "su
 def final_outputs():
     out = [f for table in TABLES for f in PATHS.tables(table)]
     out += [PATHS.paper_figure(PAPER_FIGURES[key], ext) for key in CFG["figures"] for ext in ("png", "csv")]
+    out += [PATHS.table_page(table) for table in TABLES]
     return out + [PATHS.figure(name) for name in CFG["experiments"]]
 
 

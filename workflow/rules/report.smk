@@ -31,6 +31,32 @@ rule table:
         " --all-metrics {output.metrics:q} --prefix {params.prefix:q} {params.item_metrics:q} > {log:q} 2>&1"
 
 
+# The HTML report (`snakemake --report results/<run>/report.html`, made by `make demo`): every output marked
+# report() below, with its caption from workflow/report/, one page per table (the table and clips to listen
+# to, or Figure 8), the per-rule runtimes and the config.
+rule table_page:
+    input:
+        unpack(table_page_inputs),
+    output:
+        report(
+            PATHS.table_page("{table}"),
+            caption="../report/table_page.rst",
+            category="Tables",
+            labels=lambda wc: {"table": wc.table, "title": table_title_of(wc.table)},
+        ),
+    params:
+        title=table_title,
+        modality=lambda wc: CFG["experiments"][table_experiment(wc)]["modality"],
+        args=table_page_args,
+    log:
+        PATHS.log("table_page", "{table}"),
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m declipbench table-page --table-md {input.md:q} --title {params.title:q}"
+        " --modality {params.modality} {params.args:q} --out {output:q} 2> {log:q}"
+
+
 rule figure:
     input:
         reconstructions=lambda wc: [
@@ -38,7 +64,12 @@ rule figure:
         ],
         measurements=lambda wc: PATHS.measurement_files(wc.experiment),
     output:
-        PATHS.figure("{experiment}"),
+        report(
+            PATHS.figure("{experiment}"),
+            caption="../report/examples_figure.rst",
+            category="Figures",
+            labels=lambda wc: {"figure": f"{wc.experiment} example", "title": CFG["experiments"][wc.experiment].get("title", wc.experiment)},
+        ),
     params:
         measurements=lambda wc: PATHS.measurements(wc.experiment),
         modality=exp_setting("modality"),
@@ -65,7 +96,12 @@ rule figure:
 
 rule figure_mc_losses:
     output:
-        png=PATHS.paper_figure("fig2_mc_losses"),
+        png=report(
+            PATHS.paper_figure("fig2_mc_losses"),
+            caption="../report/fig2_mc_losses.rst",
+            category="Figures",
+            labels={"figure": "fig2_mc_losses", "title": "Figure 2: the MC losses"},
+        ),
         csv=PATHS.paper_figure("fig2_mc_losses", "csv"),
     params:
         tau=lambda wc: CFG["figures"]["mc_losses"]["tau"],
@@ -85,7 +121,12 @@ rule figure_hdr_mask:
     input:
         lambda wc: PATHS.measurement_files(CFG["figures"]["hdr_mask"]["experiment"], splits=("test",)),
     output:
-        png=PATHS.paper_figure("fig4_hdr_mask"),
+        png=report(
+            PATHS.paper_figure("fig4_hdr_mask"),
+            caption="../report/fig4_hdr_mask.rst",
+            category="Figures",
+            labels={"figure": "fig4_hdr_mask", "title": "Figure 4: HDR mask of eq. 13"},
+        ),
         csv=PATHS.paper_figure("fig4_hdr_mask", "csv"),
     params:
         measurements=lambda wc: PATHS.measurements(CFG["figures"]["hdr_mask"]["experiment"]),
@@ -104,7 +145,12 @@ rule figure_hdr_mask:
 
 rule figure_subspace:
     output:
-        png=PATHS.paper_figure("fig7_subspace"),
+        png=report(
+            PATHS.paper_figure("fig7_subspace"),
+            caption="../report/fig7_subspace.rst",
+            category="Figures",
+            labels={"figure": "fig7_subspace", "title": "Figure 7: synthetic subspaces"},
+        ),
         csv=PATHS.paper_figure("fig7_subspace", "csv"),
     params:
         grid=lambda wc: " ".join(

@@ -1,0 +1,87 @@
+"""The report page of a table: which items are played, the WAV clips, the table as HTML, the page itself."""
+
+import base64
+import io
+import re
+import wave
+
+import numpy as np
+import pytest
+
+from declipbench.data import io as dio
+from declipbench.report.table_page import (PEAK_DBFS, listening_items, markdown_table_html, wav_bytes,
+                                           write_table_page)
+
+
+def clipped_set(n=7, length=400, seed=0):
+    """Test items of growing amplitude, clipped at tau = 0.1: input SDR falls with the item index."""
+    rng = np.random.default_rng(seed)
+    base = np.sin(np.linspace(0, 40, length)) + 0.1 * rng.standard_normal(length)
+    x = np.stack([base * (0.08 + 0.05 * i) for i in range(n)]).astype(np.float32)
+    return x, np.clip(x, -0.1, 0.1)
+
+
+def test_listening_items_run_from_the_most_to_the_least_clipped_at_even_ranks():
+    x, y = clipped_set()
+    order = np.random.default_rng(1).permutation(len(x))  # the data's order does not matter
+    x, y = x[order], y[order]
+    items = listening_items(x, y, 4)
+    amp = {k: int(order[k]) for k in range(len(order))}  # item -> its amplitude rank (0 = least clipped)
+    assert [amp[i] for i in items] == [6, 4, 2, 0]
+    assert listening_items(x, y, 4) == items  # deterministic
+    assert sorted(listening_items(x, y, 50)) == list(range(len(x)))  # asks for more than there are
+    with pytest.raises(ValueError, match="at least one"):
+        listening_items(x, y, 0)
+
+
+def test_wav_clip_is_16_bit_at_the_rate_with_the_gain_and_counts_what_it_clips():
+    s = np.array([0.0, 0.05, -0.05, 0.2, -0.3])
+    data, over = wav_bytes(s, 16000, gain=5.0)
+    with wave.open(io.BytesIO(data)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (1, 2, 16000, 5)
+        pcm = np.frombuffer(w.readframes(5), dtype="<i2")
+    assert pcm.tolist() == [0, round(0.25 * 32767), -round(0.25 * 32767), 32767, -32767]
+    assert over == 1  # -1.5 after the gain
+
+
+def test_markdown_table_becomes_html_with_bold_kept_and_text_escaped():
+    md = "**T <1>**\n\n| Method | SDR |\n|---|---|\n| A<script> | **3.00** ± 1 |\n| B | 2.00 |\n\nnote & more\n"
+    out = markdown_table_html(md)
+    assert "<script>" not in out and "A&lt;script&gt;" in out
+    assert "<th>Method</th><th>SDR</th>" in out and "<td><b>3.00</b> ± 1</td>" in out
+    assert out.count("<tr>") == 3 and "<p>note &amp; more</p>" in out and "<p><b>T &lt;1&gt;</b></p>" in out
+
+
+def test_page_plays_the_chosen_items_with_the_tables_sdr_and_one_gain_per_item(tmp_path):
+    x, y = clipped_set()
+    meas = tmp_path / "meas"
+    for name, a in (("test_x", x), ("test_y", y)):
+        dio.save_npy(meas / f"{name}.npy", a)
+    x_hat = 1.5 * x  # a reconstruction louder than the clean signal
+    dio.save_arrays(tmp_path / "r.npz", x_hat=x_hat)
+    metrics = tmp_path / "m.csv"
+    rows = [{"experiment": "e", "dataset": "d", "method": "m", "variant": "v", "label": "L", "seed": 0, "item": i,
+             "metric": "sdr", "value": repr(10.0 + i) if i != 3 else "", "note": "nonfinite reconstruction" if i == 3 else ""}
+            for i in range(len(x))]
+    dio.write_csv(metrics, rows, list(rows[0]))
+    table = tmp_path / "t.md"
+    table.write_text("**Title**\n\n| Method | SDR (dB) |\n|---|---|\n| L | **10.00** |\n")
+    out = tmp_path / "page.html"
+    items = write_table_page(out, "Title", table, "audio", measurements=meas,
+                             reconstructions=[("L", tmp_path / "r.npz", metrics)], sample_rate=8000, tau=0.1, items=7)
+    page = out.read_text()
+    assert items == [6, 5, 4, 3, 2, 1, 0]
+    assert page.count("<audio") == 7 * 3 and page.count("<h1") == 1 and page.count("Title") == 2  # <title>, <h1>
+    assert "SDR 16.00 dB" in page and "SDR – (nonfinite reconstruction)" in page
+    assert re.findall(r'data-seconds="([0-9.]+)"', page) == [f"{400 / 8000:.6f}"] * 21
+    # one gain per item: the clean item's peak at PEAK_DBFS, its louder reconstruction clipped at full scale
+    assert "played clipped at full scale" in page
+    for item in items:
+        clean = re.search(rf'data-role="clean" data-item="{item}" [^>]*src="data:audio/wav;base64,([^"]+)"', page)
+        with wave.open(io.BytesIO(base64.b64decode(clean.group(1)))) as w:
+            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        assert np.abs(pcm).max() / 32767 == pytest.approx(10 ** (PEAK_DBFS / 20), abs=1e-4)
+    dio.save_arrays(tmp_path / "r2.npz", x_hat=x_hat[:3])
+    with pytest.raises(ValueError, match="r2.npz: reconstruction of shape"):
+        write_table_page(out, "Title", table, "audio", measurements=meas,
+                         reconstructions=[("L", tmp_path / "r2.npz", metrics)], sample_rate=8000, tau=0.1)
