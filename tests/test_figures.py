@@ -140,3 +140,54 @@ def test_figure7_settings_are_checked_with_the_config():
         with pytest.raises(ConfigError, match=msg):
             validate_config(bad, "x.yaml")
     assert cfg["figures"]["subspace"]["ei"]["g_max"] == 2.0 and cfg["figures"]["subspace"]["ei"]["core_weight"] == 1.0
+
+
+def _reconstructor(bias: bool):
+    import torch
+
+    from declipbench.models.masking import MaskedReconstructor
+    from declipbench.models.unet import UNet
+    from declipbench.physics.clipping import Thresholds
+
+    torch.manual_seed(0)
+    net = UNet(dim=1, channels=4, depth=2, bias=bias)
+    if bias:  # a trained biased network has non-zero biases; the initial ones may be near zero
+        with torch.no_grad():
+            for name, p in net.named_parameters():
+                if name.endswith("bias"):
+                    p.uniform_(-0.05, 0.05)
+    return MaskedReconstructor(net, Thresholds(-0.1, 0.1)).eval()
+
+
+def test_figure3_bias_free_network_is_homogeneous_and_silent_on_silence_the_biased_one_is_not():
+    from declipbench.report.bias_figure import bias_rows
+
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    x = (0.3 * np.sin(np.linspace(0, 60, 512)) + 0.05 * np.random.default_rng(0).standard_normal(512)).astype(np.float32)
+    rows, shown = bias_rows([("free", False, _reconstructor(False)), ("biased", True, _reconstructor(True))], x, 0.1,
+                            [0.9, 0.001, 0.1])
+    free = [r for r in rows if r["label"] == "free"]
+    biased = [r for r in rows if r["label"] == "biased"]
+    assert [r["level"] for r in free] == [0.001, 0.1, 0.9]
+    for r in free:  # f(a y) = a f(y): the same relative error at every level, f(0) = 0
+        assert r["homogeneity_error"] < 1e-5 and r["silence"] == 0.0
+        assert r["error"] == pytest.approx(free[-1]["error"], rel=1e-4)
+    assert biased[0]["homogeneity_error"] > 1e-2 and biased[0]["silence"] > 1e-3
+    assert biased[0]["error"] > 10 * biased[-1]["error"]  # the offset dominates quiet inputs
+    for r in rows:  # with the masking blend an unsaturated input comes back exactly, biases or not
+        assert r["masked_error"] == 0.0 and r["peak"] == pytest.approx(r["level"] * 0.1)
+    assert set(shown) == {"free", "biased"} and np.abs(shown["free"][0]).max() == pytest.approx(0.09, rel=1e-5)
+    with pytest.raises(ValueError, match="below the clipping level"):
+        bias_rows([("free", False, _reconstructor(False))], x, 0.1, [0.5, 1.0])
+
+
+def test_figure3_needs_both_variants_in_an_audio_experiment():
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    bad = copy.deepcopy(cfg)
+    bad["figures"]["bias"] = {"experiment": "table1", "biased": "with_bias"}
+    with pytest.raises(ConfigError, match="figures.bias.biased: self_supervised/with_bias is not among the variants"):
+        validate_config(bad, "c.yaml")
+    bad["figures"]["bias"] = {"experiment": "table4"}
+    with pytest.raises(ConfigError, match="figures.bias.experiment: 'table4' has modality 'image'"):
+        validate_config(bad, "c.yaml")

@@ -55,12 +55,13 @@ def test_markdown_table_becomes_html_with_bold_kept_and_text_escaped():
 def test_page_plays_the_chosen_items_with_the_tables_sdr_and_one_gain_per_item(tmp_path):
     x, y = clipped_set()
     meas = tmp_path / "meas"
-    for name, a in (("test_x", x), ("test_y", y)):
+    ids = np.arange(len(x)) * 10 + 3  # measured sets keep the ids of the items they kept: records use them
+    for name, a in (("test_x", x), ("test_y", y), ("test_ids", ids)):
         dio.save_npy(meas / f"{name}.npy", a)
     x_hat = 1.5 * x  # a reconstruction louder than the clean signal
     dio.save_arrays(tmp_path / "r.npz", x_hat=x_hat)
     metrics = tmp_path / "m.csv"
-    rows = [{"experiment": "e", "dataset": "d", "method": "m", "variant": "v", "label": "L", "seed": 0, "item": i,
+    rows = [{"experiment": "e", "dataset": "d", "method": "m", "variant": "v", "label": "L", "seed": 0, "item": ids[i],
              "metric": "sdr", "value": repr(10.0 + i) if i != 3 else "", "note": "nonfinite reconstruction" if i == 3 else ""}
             for i in range(len(x))]
     dio.write_csv(metrics, rows, list(rows[0]))
@@ -72,12 +73,12 @@ def test_page_plays_the_chosen_items_with_the_tables_sdr_and_one_gain_per_item(t
     page = out.read_text()
     assert items == [6, 5, 4, 3, 2, 1, 0]
     assert page.count("<audio") == 7 * 3 and page.count("<h1") == 1 and page.count("Title") == 2  # <title>, <h1>
-    assert "SDR 16.00 dB" in page and "SDR – (nonfinite reconstruction)" in page
+    assert "SDR 16.00 dB" in page and "SDR – (nonfinite reconstruction)" in page and "test item 63" in page
     assert re.findall(r'data-seconds="([0-9.]+)"', page) == [f"{400 / 8000:.6f}"] * 21
     # one gain per item: the clean item's peak at PEAK_DBFS, its louder reconstruction clipped at full scale
     assert "played clipped at full scale" in page
     for item in items:
-        clean = re.search(rf'data-role="clean" data-item="{item}" [^>]*src="data:audio/wav;base64,([^"]+)"', page)
+        clean = re.search(rf'data-role="clean" data-item="{ids[item]}" [^>]*src="data:audio/wav;base64,([^"]+)"', page)
         with wave.open(io.BytesIO(base64.b64decode(clean.group(1)))) as w:
             pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
         assert np.abs(pcm).max() / 32767 == pytest.approx(10 ** (PEAK_DBFS / 20), abs=1e-4)

@@ -118,6 +118,18 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     tex = (run / "tables" / "table1.tex").read_text()
     assert r"\toprule" in tex and r"\textbf{" in tex and "My declipper" in tex
     assert (run / "figures" / "table1_examples.png").stat().st_size > 10_000
+    # Figure 3 on the trained networks: the bias-free one homogeneous (same error at every level, f(0) = 0),
+    # the biased one not; with the masking blend both return the unsaturated input exactly
+    fig3 = list(csv.DictReader(open(run / "figures" / "fig3_bias.csv")))
+    free = [r for r in fig3 if r["bias"] == "False"]
+    biased = [r for r in fig3 if r["bias"] == "True"]
+    assert len(free) == len(biased) == 5
+    for r in free:
+        assert float(r["homogeneity_error"]) < 1e-5 and float(r["silence"]) == 0.0
+        assert float(r["error"]) == pytest.approx(float(free[0]["error"]), rel=1e-4)
+    assert float(biased[0]["homogeneity_error"]) > 1e-3 and float(biased[0]["silence"]) > 0
+    assert float(biased[0]["error"]) > float(free[0]["error"])
+    assert all(float(r["masked_error"]) == 0.0 for r in fig3)
     # tidy per-item metrics, every job, every test item
     rows = list(csv.DictReader(open(run / "metrics" / "table1.csv")))
     assert set(rows[0]) >= {"method", "variant", "seed", "dataset", "item", "metric", "value"}
@@ -153,13 +165,15 @@ def test_report_opens_in_chromium_with_the_table_and_clips_of_the_right_length(t
         pytest.skip(f"no browser to open the report: {exc} (.ci/run installs Debian's chromium)")
     assert problems(seen) == []
     page_path = "results/tiny/report/table1.html"
-    assert seen["results"] == {page_path: "text/html", "results/tiny/figures/table1_examples.png": "image/png"}
-    assert seen["images"] == ["results/tiny/figures/table1_examples.png"]
+    figures = ["results/tiny/figures/table1_examples.png", "results/tiny/figures/fig3_bias.png"]
+    assert seen["results"] == {page_path: "text/html", **{f: "image/png" for f in figures}}
+    assert sorted(seen["images"]) == sorted(figures)
     page = seen["pages"][page_path]
     assert page["tables"] == 2 and "Proposed SSL" in page["text"] and "My declipper" in page["text"]
     x = np.load(run / "measurements" / "table1" / "test_x.npy")
     y = np.load(run / "measurements" / "table1" / "test_y.npy")
-    items = listening_items(x, y, 4)
+    ids = np.load(run / "measurements" / "table1" / "test_ids.npy")
+    items = [int(ids[i]) for i in listening_items(x, y, 4)]  # the page and the records name items by id
     labels = [r["label"] for r in csv.DictReader(open(run / "tables" / "table1.csv"))]
     clips = page["audio"]
     assert len(clips) == len(items) * (2 + len(labels))

@@ -130,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="the figure (.png)")
     s.add_argument("--csv", type=Path, required=True, help="one row per cell (.csv)")
 
+    s = sub.add_parser("figure-bias", help="Figure 3: a bias-free and a biased network on an unsaturated input")
+    s.add_argument("--models", type=Path, nargs=2, required=True, help="model folders: bias-free, then biased")
+    s.add_argument("--labels", nargs=2, required=True)
+    s.add_argument("--measurements", type=Path, required=True, help="the experiment's measured set")
+    s.add_argument("--tau", type=float, required=True)
+    s.add_argument("--sample-rate", type=int, required=True)
+    s.add_argument("--levels", type=float, nargs="+", required=True, help="input peaks as fractions of tau")
+    s.add_argument("--item", type=int, default=None, help="test item (default: median input SDR)")
+    s.add_argument("--out", type=Path, required=True, help="the figure (.png)")
+    s.add_argument("--csv", type=Path, required=True, help="the values (.csv)")
+
     s = sub.add_parser("figure-hdr-mask", help="Figure 4: an HDR test image, its measurement and the mask of eq. 13")
     s.add_argument("--measurements", type=Path, required=True)
     s.add_argument("--tau", type=float, required=True)
@@ -287,6 +298,25 @@ def _run(args) -> int:
         write_rows(rows, args.csv)
         subspace_figure(rows, args.out, args.title or f"Synthetic subspaces of R^{args.dim}: mean test SDR, "
                         f"{args.train} training vectors per cell, {args.epochs * args.steps_per_epoch} steps", ei)
+    elif args.step == "figure-bias":
+        from ..report.bias_figure import bias_figure, bias_rows, load_reconstructor, write_rows
+        from ..report.figures import pick_item
+
+        y, x = steps.load_split(args.measurements, "test", with_x=True)
+        i = pick_item(x, y, args.item)
+        models = []
+        for label, folder, bias in zip(args.labels, args.models, (False, True)):
+            model, spec = load_reconstructor(folder, x.shape[1])
+            if bool(spec["params"]["network"]["bias"]) != bias:
+                raise ValueError(f"{folder}: network.bias is {spec['params']['network']['bias']}, expected {bias} "
+                                 "(--models takes the bias-free model first, then the biased one)")
+            models.append((label, bias, model))
+        rows, shown = bias_rows(models, x[i], args.tau, args.levels)
+        write_rows([{"item": i, **r} for r in rows], args.csv)
+        bias_figure(rows, shown, args.tau, args.sample_rate, args.out, i)
+        for r in rows:
+            print(f"{r['label']}: peak {r['level']:g} tau, error {r['error']:.3e}, homogeneity {r['homogeneity_error']:.3e}, "
+                  f"masked {r['masked_error']:.1e}, f(0) {r['silence']:.3e}", file=sys.stderr)
     elif args.step == "figure-hdr-mask":
         from ..data.io import write_csv
         from ..report.figures import hdr_mask_figure, hdr_mask_rows, most_clipped_item

@@ -191,6 +191,21 @@ def _check_figures(config: dict, source: str) -> None:
             LOSSES["ei"].check(sub["ei"], "figures.subspace.ei")
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
+    fig = config["figures"].get("bias")
+    if fig is not None:
+        where = f"{source}: figures.bias"
+        exp = config["experiments"].get(fig["experiment"])
+        if exp is None:
+            raise ConfigError(f"{where}.experiment: unknown experiment {fig['experiment']!r}; "
+                              f"available: {sorted(config['experiments'])}")
+        if exp["modality"] != "audio":
+            raise ConfigError(f"{where}.experiment: {fig['experiment']!r} has modality {exp['modality']!r}; "
+                              "Figure 3 needs an audio experiment")
+        for key in ("bias_free", "biased"):
+            variants = (exp["methods"].get(fig["method"]) or {}).get("variants") or []
+            if fig[key] not in variants:
+                raise ConfigError(f"{where}.{key}: {fig['method']}/{fig[key]} is not among the variants of "
+                                  f"experiments.{fig['experiment']}.methods.{fig['method']}: {variants}")
     fig = config["figures"].get("hdr_mask")
     if fig is not None:
         exp = config["experiments"].get(fig["experiment"])

@@ -85,7 +85,8 @@ def _open_result(page, category: str, path: str, entry: dict, seen: dict, screen
     """Click the category in the menu, then the result's view button; read what the content pane shows."""
     page.get_by_role("link", name=category, exact=True).first.click()
     label = next(iter(entry["labels"].values()), Path(path).name)
-    row = page.locator("nav tr", has_text=str(label)).first
+    cell = page.locator("td", has_text=re.compile(rf"^\s*{re.escape(str(label))}\s*$"))
+    row = page.locator("nav tr").filter(has=cell).first
     row.locator("a[iconname='eye']").click()
     if entry["mime"] == "text/html":
         frame = None

@@ -117,27 +117,30 @@ def _clip_cell(signal: np.ndarray, sample_rate: int, gain: float, caption: str, 
 
 
 def listening_html(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.ndarray, dict]], items: list[int],
-                   sample_rate: int, tau: float) -> str:
+                   sample_rate: int, tau: float, ids: np.ndarray | None = None) -> str:
     """The listening grid: one column per item, one row each for clean, clipped and every reconstruction
-    (``label``, ``x_hat`` of every test item, ``{item: (sdr, note)}`` from the evaluate records)."""
+    (``label``, ``x_hat`` of every test item, ``{item id: (sdr, note)}`` from the evaluate records, which
+    name an item by its id in the measured set, ``ids[index]``; the index itself without ``ids``)."""
+    ident = (lambda i: int(ids[i])) if ids is not None else int
     input_sdr = dict(zip(items, sdr_db_items(x[items], y[items])))
     gains = {}
     for item in items:
         peak = float(np.max(np.abs(x[item])))
         gains[item] = 10 ** (PEAK_DBFS / 20) / peak if peak > 0 else 1.0
     head = "<tr><th></th>" + "".join(
-        f"<th>test item {item}<br><span class='sdr'>input SDR {input_sdr[item]:.2f} dB, "
+        f"<th>test item {ident(item)}<br><span class='sdr'>input SDR {input_sdr[item]:.2f} dB, "
         f"{np.mean(np.abs(y[item]) >= tau):.1%} of the samples clipped</span></th>" for item in items) + "</tr>"
     rows = [("clean", "clean", x, lambda item: "reference"),
             ("clipped", "clipped", y, lambda item: f"input SDR {input_sdr[item]:.2f} dB")]
     for label, x_hat, sdrs in recons:
         def caption(item, sdrs=sdrs):
-            value, note = sdrs.get(item, (math.nan, "no record"))
+            value, note = sdrs.get(ident(item), (math.nan, "no record"))
             return f"SDR {value:.2f} dB" if math.isfinite(value) else f"SDR – ({html.escape(note or 'not scored')})"
         rows.append((label, label, x_hat, caption))
     body = []
     for label, role, signals, caption in rows:
-        cells = "".join(_clip_cell(signals[item], sample_rate, gains[item], caption(item), role, item) for item in items)
+        cells = "".join(_clip_cell(signals[item], sample_rate, gains[item], caption(item), role, ident(item))
+                        for item in items)
         body.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
     return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -171,7 +174,8 @@ def table_page(title: str, table_md: str, *, how: str, listening: str = "", figu
 def write_table_page(out: Path, title: str, table_md: Path, modality: str, *, measurements: Path | None = None,
                      reconstructions: list[tuple[str, Path, Path]] = (), sample_rate: int = 0, tau: float = 0.0,
                      items: int = 4, figure: Path | None = None) -> list[int]:
-    """Write the page of one table (atomically); returns the items it plays (none for images).
+    """Write the page of one table (atomically); returns the items it plays, as indices of the test split
+    (none for images); the page names them by their ids (``test_ids.npy``), as the per-item records do.
     ``reconstructions``: ``(label, reconstruction .npz, per-item metrics .csv)`` of each method's first seed."""
     from ..pipeline.steps import load_split
     from .records import read_records
@@ -181,6 +185,7 @@ def write_table_page(out: Path, title: str, table_md: Path, modality: str, *, me
     listening = ""
     if modality == "audio":
         y, x = load_split(measurements, "test", with_x=True)
+        ids = io.load_npy(Path(measurements) / "test_ids.npy")
         chosen = listening_items(x, y, items)
         recons = []
         for label, npz, metrics in reconstructions:
@@ -188,7 +193,7 @@ def write_table_page(out: Path, title: str, table_md: Path, modality: str, *, me
             if x_hat.shape != x.shape:
                 raise ValueError(f"{npz}: reconstruction of shape {x_hat.shape}, the test set {measurements} has {x.shape}")
             recons.append((label, x_hat, item_sdrs(read_records([metrics]))))
-        listening = listening_html(x, y, recons, chosen, sample_rate, tau)
+        listening = listening_html(x, y, recons, chosen, sample_rate, tau, ids)
         how = (f"Listen: {len(chosen)} of the {len(x)} test items, the same for every method, at evenly spaced "
                "ranks of input SDR (most heavily clipped first); the reconstructions of the first seed; the SDR "
                "under each clip is that item's value in the table's per-item records. Every version of an item "

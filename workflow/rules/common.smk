@@ -185,7 +185,15 @@ def survey_dataset(wildcards):
 
 
 #: the config's figures: key -> the file name of the figure (and of its data, .csv)
-PAPER_FIGURES = {"mc_losses": "fig2_mc_losses", "hdr_mask": "fig4_hdr_mask", "subspace": "fig7_subspace"}
+PAPER_FIGURES = {"mc_losses": "fig2_mc_losses", "bias": "fig3_bias", "hdr_mask": "fig4_hdr_mask",
+                 "subspace": "fig7_subspace"}
+
+
+def bias_models():
+    """Figure 3's two model folders, bias-free then biased (first seed, the experiment's or their owner's)."""
+    fig, seed = CFG["figures"]["bias"], CFG["seeds"][0]
+    return [PATHS.model(MODEL_OWNERS.get((fig["experiment"], fig["method"], v, seed), fig["experiment"]),
+                        fig["method"], v, seed) for v in (fig["bias_free"], fig["biased"])]
 
 
 def final_outputs():

@@ -42,7 +42,8 @@ rule table_page:
             PATHS.table_page("{table}"),
             caption="../report/table_page.rst",
             category="Tables",
-            labels=lambda wc: {"table": wc.table, "title": table_title_of(wc.table)},
+            # one label: with two labels, Snakemake's report takes a label with two values as a toggle
+            labels=lambda wc: {"table": table_title_of(wc.table)},
         ),
     params:
         title=table_title,
@@ -68,7 +69,7 @@ rule figure:
             PATHS.figure("{experiment}"),
             caption="../report/examples_figure.rst",
             category="Figures",
-            labels=lambda wc: {"figure": f"{wc.experiment} example", "title": CFG["experiments"][wc.experiment].get("title", wc.experiment)},
+            labels=lambda wc: {"figure": f"Example: {CFG['experiments'][wc.experiment].get('title', wc.experiment)}"},
         ),
     params:
         measurements=lambda wc: PATHS.measurements(wc.experiment),
@@ -100,7 +101,7 @@ rule figure_mc_losses:
             PATHS.paper_figure("fig2_mc_losses"),
             caption="../report/fig2_mc_losses.rst",
             category="Figures",
-            labels={"figure": "fig2_mc_losses", "title": "Figure 2: the MC losses"},
+            labels={"figure": "Figure 2: the MC losses"},
         ),
         csv=PATHS.paper_figure("fig2_mc_losses", "csv"),
     params:
@@ -117,6 +118,40 @@ rule figure_mc_losses:
         " --span {params.span} --points {params.points} --out {output.png:q} --csv {output.csv:q} 2> {log:q}"
 
 
+rule figure_bias:
+    input:
+        models=lambda wc: [f"{d}/model.pt" for d in bias_models()],
+        measurements=lambda wc: PATHS.measurement_files(CFG["figures"]["bias"]["experiment"], splits=("test",)),
+    output:
+        png=report(
+            PATHS.paper_figure("fig3_bias"),
+            caption="../report/fig3_bias.rst",
+            category="Figures",
+            labels={"figure": "Figure 3: bias-free and biased networks"},
+        ),
+        csv=PATHS.paper_figure("fig3_bias", "csv"),
+    params:
+        models=lambda wc: bias_models(),
+        labels=lambda wc: [
+            METHODS[CFG["figures"]["bias"]["method"]].variant_label(CFG["figures"]["bias"][k]) for k in ("bias_free", "biased")
+        ],
+        measurements=lambda wc: PATHS.measurements(CFG["figures"]["bias"]["experiment"]),
+        tau=lambda wc: CFG["experiments"][CFG["figures"]["bias"]["experiment"]]["tau"],
+        sample_rate=lambda wc: CFG["experiments"][CFG["figures"]["bias"]["experiment"]]["sample_rate"],
+        levels=lambda wc: [str(v) for v in CFG["figures"]["bias"]["levels"]],
+        item=lambda wc: (
+            ["--item", str(CFG["figures"]["bias"]["item"])] if CFG["figures"]["bias"]["item"] is not None else []
+        ),
+    log:
+        PATHS.log("figure", "fig3_bias"),
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m declipbench figure-bias --models {params.models:q} --labels {params.labels:q}"
+        " --measurements {params.measurements:q} --tau {params.tau} --sample-rate {params.sample_rate}"
+        " --levels {params.levels:q} {params.item:q} --out {output.png:q} --csv {output.csv:q} 2> {log:q}"
+
+
 rule figure_hdr_mask:
     input:
         lambda wc: PATHS.measurement_files(CFG["figures"]["hdr_mask"]["experiment"], splits=("test",)),
@@ -125,7 +160,7 @@ rule figure_hdr_mask:
             PATHS.paper_figure("fig4_hdr_mask"),
             caption="../report/fig4_hdr_mask.rst",
             category="Figures",
-            labels={"figure": "fig4_hdr_mask", "title": "Figure 4: HDR mask of eq. 13"},
+            labels={"figure": "Figure 4: HDR mask of eq. 13"},
         ),
         csv=PATHS.paper_figure("fig4_hdr_mask", "csv"),
     params:
@@ -149,7 +184,7 @@ rule figure_subspace:
             PATHS.paper_figure("fig7_subspace"),
             caption="../report/fig7_subspace.rst",
             category="Figures",
-            labels={"figure": "fig7_subspace", "title": "Figure 7: synthetic subspaces"},
+            labels={"figure": "Figure 7: synthetic subspaces"},
         ),
         csv=PATHS.paper_figure("fig7_subspace", "csv"),
     params:
