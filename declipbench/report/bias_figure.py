@@ -35,8 +35,6 @@ FIELDS = ["item", "label", "bias", "level", "peak", "error", "homogeneity_error"
 def load_reconstructor(model_dir: Path, length: int):
     """The trained reconstructor of a model folder (``model.pt`` and the job's ``spec.json``) for items of
     ``length`` samples, on the CPU, in evaluation mode; and its spec."""
-    import torch  # noqa: F401  (the model is a torch module)
-
     from ..data.io import read_json
     from ..pipeline.plugins import Context
     from ..pipeline.steps import method_of
