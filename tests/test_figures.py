@@ -191,3 +191,83 @@ def test_figure3_needs_both_variants_in_an_audio_experiment():
     bad["figures"]["bias"] = {"experiment": "table4"}
     with pytest.raises(ConfigError, match="figures.bias.experiment: 'table4' has modality 'image'"):
         validate_config(bad, "c.yaml")
+
+
+# --------------------------------------------------------------- Figures 5 and 6: the toy experiment
+def test_figure5_without_A_amplitudes_above_a_star_give_one_measurement_with_A_they_do_not():
+    from declipbench.physics.operators import haar_orthogonal
+    from declipbench.report import toy_figure as toy
+
+    x0 = toy.synthetic_digit()
+    assert x0.shape == (28, 28) and x0.min() == 0.0 and x0.max() == 1.0
+    assert np.array_equal(x0, toy.synthetic_digit())  # made, not drawn: the same every time
+    assert 0.05 < np.mean((x0 > 0) & (x0 < 0.5)) < 0.5  # grey edges, so pixels clip one after another
+    assert np.linalg.norm(toy.normalised(x0)) == pytest.approx(28.0, rel=1e-5)
+    A = haar_orthogonal(toy.N, np.random.default_rng(0))
+    assert np.allclose(A @ A.T, np.eye(toy.N), atol=1e-10)
+    a_star = toy.saturation_amplitude(x0)
+    rows = toy.uniqueness_rows(x0, A, list(np.geomspace(0.05, 4 * a_star, 14)))
+    for r in rows:
+        if r["a"] >= a_star:
+            assert r["distance_without_A"] == 0.0 and r["clipped_without_A"] == pytest.approx(np.mean(x0 > 0))
+        else:
+            assert r["distance_without_A"] > 0
+        assert r["distance_with_A"] > 0.1  # A mixes every pixel into every measurement
+    assert sum(r["a"] >= a_star for r in rows) >= 2
+
+
+def test_idx_reader_reads_what_it_is_given_and_refuses_a_short_file(tmp_path):
+    import gzip
+
+    from declipbench.report.toy_figure import read_idx_images
+
+    imgs = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    head = b"".join(int(v).to_bytes(4, "big") for v in (2051, 2, 3, 4))
+    good = tmp_path / "t.gz"
+    good.write_bytes(gzip.compress(head + imgs.tobytes()))
+    assert np.array_equal(read_idx_images(good), imgs)
+    short = tmp_path / "short.gz"
+    short.write_bytes(gzip.compress(head + imgs.tobytes()[:-5]))
+    with pytest.raises(ValueError, match="short.gz: 19 bytes of pixels, the header announces 2 x 3 x 4"):
+        read_idx_images(short)
+    with pytest.raises(ValueError, match="not an IDX image file"):
+        read_idx_images(_write(tmp_path / "x", b"\0\0\x08\x01" + head[4:]))
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_mnist_file_placed_by_hand_is_used_only_with_the_published_checksum(tmp_path):
+    from declipbench.data.download import ChecksumError
+    from declipbench.report.toy_figure import mnist_digit
+
+    wrong = tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz"
+    wrong.parent.mkdir()
+    wrong.write_bytes(b"not mnist")
+    with pytest.raises(ChecksumError, match="t10k-images-idx3-ubyte.gz"):
+        mnist_digit(tmp_path, 0)
+    assert not wrong.exists()  # moved aside, never read
+
+
+def test_figure6_operator_reconstructor_is_homogeneous_and_mc_alone_cannot_leave_the_back_projection():
+    """y -> A f(A^T y) with a bias-free U-Net is homogeneous; MC is zero for the back-projection itself, so a
+    network trained on MC alone gains nothing over A^T y."""
+    torch = pytest.importorskip("torch")
+    from declipbench.physics.operators import haar_orthogonal
+    from declipbench.report import toy_figure as toy
+
+    torch.set_num_threads(1)
+    x0 = toy.synthetic_digit()
+    A = haar_orthogonal(toy.N, np.random.default_rng(1))
+    model = toy.OperatorReconstructor.build(A, channels=4, depth=2, seed=0).eval()
+    _, y = toy.toy_data(x0, A, 3, 1.0, seed=0)
+    yt = torch.as_tensor(y)[:, None, :]
+    with torch.no_grad():
+        assert torch.allclose(model(3.0 * yt), 3.0 * model(yt), rtol=1e-4, atol=1e-4)  # float32 784 x 784 products
+    mc, _ = toy.train_toy(x0, A, mu=1.0, train=64, epochs=1, steps=5, batch=8, lr=1e-3, ei=None, channels=4, depth=2,
+                          seed=0, threads=1)
+    rows = toy.error_rows(x0, A, [0.5, 2.0], {"mc": mc, "mc_ei": mc})
+    for r in rows:
+        assert r["clipped_fraction"] > 0 and r["mc_error"] > 0.98 * r["backprojection_error"]

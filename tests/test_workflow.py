@@ -21,10 +21,11 @@ COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "
 def test_dry_run(configfile):
     # --forceall: the whole DAG even where a previous run (say `make demo`) left its results
     out = snakemake("-n", "--forceall", "--configfile", configfile).stdout
-    for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure", "table_page"):
+    for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure", "listen_pages"):
         assert re.search(rf"^{rule}\s+\d+", out, re.M), rule
-    if configfile in ("config/config.yaml", "config/paper.yaml"):   # the paper's Figure 2
-        assert re.search(r"^figure_mc_losses\s+1$", out, re.M)
+    if configfile in ("config/config.yaml", "config/paper.yaml"):   # the paper's Figures 2 to 7
+        for rule in ("figure_mc_losses", "figure_bias", "figure_hdr_mask", "figure_toy", "figure_subspace"):
+            assert re.search(rf"^{rule}\s+1$", out, re.M), rule
 
 
 def test_dry_run_paper_config_is_not_merged_with_demo():
@@ -136,7 +137,7 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     n_test = json.loads((run / "measurements" / "table1" / "manifest.json").read_text())["splits"]["test"]["items_kept"]
     assert len(rows) == 9 * n_test * 3
     # every rule logged, benchmarks written for the costly ones
-    for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure", "table_page"):
+    for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure", "listen_pages"):
         assert list((run / "logs" / rule).rglob("*.log")), rule
     assert "epoch 2/2" in (run / "logs" / "train" / "table1" / "self_supervised" / "proposed" / "seed0.log").read_text()
     for rule in ("prepare_dataset", "train", "reconstruct", "evaluate"):
@@ -164,28 +165,28 @@ def test_report_opens_in_chromium_with_the_table_and_clips_of_the_right_length(t
     except BrowserUnavailable as exc:
         pytest.skip(f"no browser to open the report: {exc} (.ci/run installs Debian's chromium)")
     assert problems(seen) == []
-    page_path = "results/tiny/report/table1.html"
+    table_page = "results/tiny/report/table1.html"
+    listen = [f"results/tiny/report/table1_listen{k}.html" for k in (1, 2, 3, 4)]
     figures = ["results/tiny/figures/table1_examples.png", "results/tiny/figures/fig3_bias.png"]
-    assert seen["results"] == {page_path: "text/html", **{f: "image/png" for f in figures}}
+    assert seen["results"] == {table_page: "text/html", **{p: "text/html" for p in listen},
+                               **{f: "image/png" for f in figures}}
     assert sorted(seen["images"]) == sorted(figures)
-    page = seen["pages"][page_path]
-    assert page["tables"] == 2 and "Proposed SSL" in page["text"] and "My declipper" in page["text"]
+    assert seen["pages"][table_page]["tables"] == 1 and "My declipper" in seen["pages"][table_page]["text"]
     x = np.load(run / "measurements" / "table1" / "test_x.npy")
     y = np.load(run / "measurements" / "table1" / "test_y.npy")
     ids = np.load(run / "measurements" / "table1" / "test_ids.npy")
-    items = [int(ids[i]) for i in listening_items(x, y, 4)]  # the page and the records name items by id
+    items = [int(ids[i]) for i in listening_items(x, y, 4)]  # the pages and the records name items by id
     labels = [r["label"] for r in csv.DictReader(open(run / "tables" / "table1.csv"))]
-    clips = page["audio"]
-    assert len(clips) == len(items) * (2 + len(labels))
-    assert {(c["role"], c["item"]) for c in clips} == {(r, i) for r in ["clean", "clipped", *labels] for i in items}
-    for c in clips:  # the browser decoded each embedded WAV to the item's length at the experiment's rate
-        assert c["ready"] >= 1 and c["duration"] == pytest.approx(x.shape[1] / 22050, abs=1e-4), c
-    # the SDR under a clip is the one in the table's per-item records
-    rows = [r for r in csv.DictReader(open(run / "metrics" / "table1.csv"))
-            if r["label"] == "Supervised" and r["metric"] == "sdr" and int(r["item"]) in items]
-    assert len(rows) == len(items)
-    for r in rows:
-        assert f"SDR {float(r['value']):.2f} dB" in page["text"]
+    records = {(r["label"], int(r["item"])): float(r["value"])
+               for r in csv.DictReader(open(run / "metrics" / "table1.csv")) if r["metric"] == "sdr"}
+    for path, item in zip(listen, items):  # page k plays the k-th item, most heavily clipped first
+        page = seen["pages"][path]
+        assert page["tables"] == 1 and f"Test item {item}:" in page["text"]
+        assert [(c["role"], c["item"]) for c in page["audio"]] == [(r, item) for r in ["clean", "clipped", *labels]]
+        for c in page["audio"]:  # the browser decoded each embedded WAV to the item's length at the experiment's rate
+            assert c["ready"] >= 1 and c["duration"] == pytest.approx(x.shape[1] / 22050, abs=1e-4), c
+        # the SDR beside a clip is the one in the table's per-item records
+        assert f"SDR {records[('Supervised', item)]:.2f} dB" in page["text"]
     assert all(Path(f).stat().st_size > 10_000 for f in seen["screenshots"])
 
 

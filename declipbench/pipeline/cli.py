@@ -79,19 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run-dir", help="print the results folder of a config (<results_dir>/<run>)")
     s.add_argument("configfile", type=Path)
 
-    s = sub.add_parser("table-page", help="the report page of a table: the table, clips to listen to (audio) or Figure 8")
+    s = sub.add_parser("table-page", help="the report pages of a table: the table; for audio, one page per item to listen to")
     s.add_argument("--table-md", type=Path, required=True, help="the table (tables/<table>.md)")
     s.add_argument("--title", default="")
-    s.add_argument("--modality", choices=("audio", "image"), required=True)
+    s.add_argument("--out", type=Path, required=True, help="the table's page (.html)")
+    s.add_argument("--listen-pages", type=Path, nargs="*", default=[], help="audio: one page per item to listen to")
     s.add_argument("--measurements", type=Path, help="audio: the measured set (its test split is played)")
     s.add_argument("--sample-rate", type=int, default=0)
     s.add_argument("--tau", type=float, default=0.0)
-    s.add_argument("--items", type=int, default=4, help="audio: how many test items to play")
     s.add_argument("--labels", nargs="*", default=[])
     s.add_argument("--reconstructions", type=Path, nargs="*", default=[], help="audio: each method's .npz")
     s.add_argument("--item-metrics", type=Path, nargs="*", default=[], help="audio: each method's per-item CSV")
-    s.add_argument("--figure", type=Path, help="images: the example figure (Figure 8)")
-    s.add_argument("--out", type=Path, required=True, help="the page (.html)")
 
     s = sub.add_parser("figure", help="waveform/spectrogram comparison on one test item (images: Figure 8)")
     s.add_argument("--measurements", type=Path, required=True)
@@ -140,6 +138,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--item", type=int, default=None, help="test item (default: median input SDR)")
     s.add_argument("--out", type=Path, required=True, help="the figure (.png)")
     s.add_argument("--csv", type=Path, required=True, help="the values (.csv)")
+
+    s = sub.add_parser("figure-toy", help="Figures 5 and 6: the toy experiment, one digit, y = eta(A a x0)")
+    s.add_argument("--digit", choices=("synthetic", "mnist"), default="synthetic")
+    s.add_argument("--index", type=int, default=0, help="the MNIST test image (--digit mnist)")
+    s.add_argument("--data-dir", type=Path, default=Path("data"), help="MNIST goes to DATA_DIR/mnist/")
+    s.add_argument("--mu", type=float, default=1.0)
+    s.add_argument("--train", type=int, default=2000)
+    s.add_argument("--epochs", type=int, default=10)
+    s.add_argument("--steps-per-epoch", type=int, default=100)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--lr", type=float, default=3e-3)
+    s.add_argument("--channels", type=int, default=8)
+    s.add_argument("--depth", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--amplitudes", type=float, nargs=3, default=[0.05, 50.0, 16], metavar=("MIN", "MAX", "NUM"))
+    s.add_argument("--shown", type=float, nargs="+", default=[0.5, 2.0, 8.0, 32.0])
+    s.add_argument("--ei", default="{}", help="the EI loss's parameters as JSON")
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--fig5", type=Path, required=True, help="Figure 5 (.png); its values beside it (.csv)")
+    s.add_argument("--fig6", type=Path, required=True, help="Figure 6 (.png); its values beside it (.csv)")
 
     s = sub.add_parser("figure-hdr-mask", help="Figure 4: an HDR test image, its measurement and the mask of eq. 13")
     s.add_argument("--measurements", type=Path, required=True)
@@ -269,19 +287,23 @@ def _run(args) -> int:
 
         print(Paths(validate_config(yaml.safe_load(args.configfile.read_text()), str(args.configfile))).root)
     elif args.step == "table-page":
-        from ..report.table_page import write_table_page
+        from ..report.table_page import write_listen_pages, write_table_page
 
         if not (len(args.labels) == len(args.reconstructions) == len(args.item_metrics)):
             raise ValueError(f"{len(args.labels)} labels, {len(args.reconstructions)} reconstructions and "
                              f"{len(args.item_metrics)} metric files: one of each per method")
-        if args.modality == "audio" and (args.measurements is None or args.sample_rate <= 0 or args.tau <= 0):
-            raise ValueError("an audio page needs --measurements, --sample-rate and --tau")
-        if args.modality == "image" and args.figure is None:
-            raise ValueError("an image page needs --figure")
-        items = write_table_page(args.out, args.title, args.table_md, args.modality, measurements=args.measurements,
-                                 reconstructions=list(zip(args.labels, args.reconstructions, args.item_metrics)),
-                                 sample_rate=args.sample_rate, tau=args.tau, items=args.items, figure=args.figure)
-        print(f"{args.out}: {args.title}" + (f", test items {items} to listen to" if items else ""), file=sys.stderr)
+        if args.listen_pages:
+            if args.measurements is None or args.sample_rate <= 0 or args.tau <= 0:
+                raise ValueError("listening pages need --measurements, --sample-rate and --tau")
+            items = write_listen_pages(args.listen_pages, args.title, args.measurements,
+                                       list(zip(args.labels, args.reconstructions, args.item_metrics)),
+                                       args.sample_rate, args.tau)
+            how = (f"Listen: {len(args.listen_pages)} test items, one page each under Listen in the report "
+                   "(page 1 the most heavily clipped).")
+            print(f"{args.title}: test items {items} to listen to", file=sys.stderr)
+        else:
+            how = "The example figure (Figure 8 for an image table) is under Figures in the report."
+        write_table_page(args.out, args.title, args.table_md, how)
     elif args.step == "figure-mc-losses":
         from ..report.loss_figure import mc_loss_curves, mc_loss_figure, write_curves
 
@@ -317,6 +339,32 @@ def _run(args) -> int:
         for r in rows:
             print(f"{r['label']}: peak {r['level']:g} tau, error {r['error']:.3e}, homogeneity {r['homogeneity_error']:.3e}, "
                   f"masked {r['masked_error']:.1e}, f(0) {r['silence']:.3e}", file=sys.stderr)
+    elif args.step == "figure-toy":
+        import numpy as np
+
+        from ..physics.operators import haar_orthogonal
+        from ..report import toy_figure as toy
+
+        x0 = toy.synthetic_digit() if args.digit == "synthetic" else toy.mnist_digit(args.data_dir, args.index)
+        A = haar_orthogonal(toy.N, np.random.default_rng([args.seed, 7]))
+        amps = list(np.geomspace(args.amplitudes[0], args.amplitudes[1], int(args.amplitudes[2])))
+        unique = toy.uniqueness_rows(x0, A, amps)
+        toy.write_rows(unique, args.fig5.with_suffix(".csv"), toy.UNIQUENESS_FIELDS)
+        toy.figure5(x0, A, unique, args.shown, args.fig5)
+        models = {}
+        for key, ei in (("mc", None), ("mc_ei", {"g_max": 2.0, **json.loads(args.ei)})):
+            models[key], seconds = toy.train_toy(x0, A, mu=args.mu, train=args.train, epochs=args.epochs,
+                                                 steps=args.steps_per_epoch, batch=args.batch_size, lr=args.lr, ei=ei,
+                                                 channels=args.channels, depth=args.depth, seed=args.seed,
+                                                 threads=args.threads)
+            print(f"{key}: trained in {seconds:.1f} s", file=sys.stderr)
+        rows = toy.error_rows(x0, A, amps, models)
+        toy.write_rows(rows, args.fig6.with_suffix(".csv"), toy.FIELDS)
+        toy.figure6(x0, A, rows, models, args.shown, args.fig6, args.mu, {"g_max": 2.0, **json.loads(args.ei)})
+        for r in rows:
+            print(f"a {r['a']:.3g}: ||a x0|| {r['dynamic_range']:.3g}, {r['clipped_fraction']:.0%} clipped, relative error "
+                  f"A^T y {r['backprojection_error']:.3f}, MC {r['mc_error']:.3f}, MC + EI {r['mc_ei_error']:.3f}",
+                  file=sys.stderr)
     elif args.step == "figure-hdr-mask":
         from ..data.io import write_csv
         from ..report.figures import hdr_mask_figure, hdr_mask_rows, most_clipped_item

@@ -191,6 +191,18 @@ def _check_figures(config: dict, source: str) -> None:
             LOSSES["ei"].check(sub["ei"], "figures.subspace.ei")
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
+    toy = config["figures"].get("toy")
+    if toy is not None:
+        from ..losses import LOSSES
+
+        amps = toy["amplitudes"]
+        if amps["max"] <= amps["min"]:
+            raise ConfigError(f"{source}: figures.toy.amplitudes: max = {amps['max']} is not above min = {amps['min']}")
+        try:
+            toy["ei"] = resolve(LOSSES["ei"].declaration(), {"g_max": 2.0, **toy["ei"]}, "figures.toy.ei")
+            LOSSES["ei"].check(toy["ei"], "figures.toy.ei")
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
     fig = config["figures"].get("bias")
     if fig is not None:
         where = f"{source}: figures.bias"

@@ -10,7 +10,7 @@ Under ``<results_dir>/<run>/``::
     metrics/<measured>/<method>/<variant>/seed<seed>.csv                                evaluate
     metrics/<table>.csv, tables/<table>.{csv,md,tex}                                    table
     figures/<experiment>_examples.png                                                   figure
-    report/<table>.html                                                                 table_page
+    report/<table>.html, report/<table>_listen<k>.html                                  table_page, listen_pages
     surveys/<survey>/signals.json, measurements/<signal>.npz,
                      reconstructions/<method>/<variant>/<signal>.npz                   survey_*
     logs/<rule>/..., benchmarks/<rule>/...
@@ -92,6 +92,10 @@ class Paths:
     def table_page(self, table: str) -> str:
         """The report page of a table: the table, and clips to listen to (audio) or Figure 8 (images)."""
         return f"{self.root}/report/{table}.html"
+
+    def listen_page(self, table: str, k: int) -> str:
+        """The ``k``-th (from 0) page of clips to listen to of an audio table."""
+        return f"{self.root}/report/{table}_listen{k + 1}.html"
 
     def report(self) -> str:
         """The run's self-contained HTML report (``snakemake --report``, made by ``make demo``)."""

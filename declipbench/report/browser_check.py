@@ -95,6 +95,8 @@ def _open_result(page, category: str, path: str, entry: dict, seen: dict, screen
             if frames:
                 frame = frames[0]
                 break
+            assert not any(f.url.startswith("about:blank#blocked") for f in page.frames), (
+                f"{path}: the browser refused to show the page (a data: URL over its 2 MiB limit?)")
             page.wait_for_timeout(100)
         assert frame is not None, f"{path}: clicking its view button shows no page"
         frame.wait_for_load_state("load")

@@ -1,15 +1,19 @@
-"""The report page of one table: the table as the run wrote it (``tables/<table>.md``) and, for an audio
-table, a few test items to listen to, as clean / clipped / each method's reconstruction with their SDR;
-for an image table, the example figure (Figure 8). One self-contained HTML file: every clip is a 16-bit
-WAV inside the page (a ``data:`` URI), so the page, and the Snakemake report that embeds it, plays offline.
+"""The report's pages of one table: the table as the run wrote it (``tables/<table>.md``), and for an audio
+table one page per chosen test item to listen to, clean / clipped / each method's reconstruction with its
+SDR. Each page is one self-contained HTML file: every clip is a 16-bit WAV inside the page (a ``data:``
+URI), so the page, and the Snakemake report that embeds it, plays offline. (An image table's example
+figure, Figure 8, is a result of its own in the report.)
 
 Choices:
 
+* **One page per item.** Snakemake's report shows an HTML result in an iframe from a ``data:`` URL, and
+  Chromium refuses such URLs above 2 MiB; a page per item keeps each page near 0.5 MB for 1-s items and a
+  dozen methods (a page that would pass :data:`MAX_PAGE_BYTES` is refused with an error, not written).
 * **Which items.** The same for every method, chosen from the measurements alone: the test items sorted
   by input SDR (``sdr(x, y)``, most heavily clipped first) and taken at evenly spaced ranks, so the first
-  is the most heavily clipped item, the last the most lightly clipped and the others between.
+  page is the most heavily clipped item, the last the most lightly clipped and the others between.
 * **Which seed.** The first seed of the config (the seed of the figures); the table itself averages all.
-* **SDR shown** under a clip is the one the table used: the evaluate step's per-item record of that job
+* **SDR shown** beside a clip is the one the table used: the evaluate step's per-item record of that job
   (``metrics/<measured>/<method>/<variant>/seed<seed>.csv``), "–" with its note when it has none.
 * **Loudness.** Test segments sit near the clipping level (tau = 0.1 in the audio tables), too quiet to
   judge. Every version of an item is played with one gain, the one that puts the clean item's peak at
@@ -108,41 +112,34 @@ h2 { font-size: 16px; margin-top: 1.4em; }
 """
 
 
-def _clip_cell(signal: np.ndarray, sample_rate: int, gain: float, caption: str, role: str, item: int) -> str:
+def _clip(signal: np.ndarray, sample_rate: int, gain: float, role: str, item: int) -> tuple[str, int]:
+    """An ``<audio>`` element playing ``signal`` at ``gain``, and how many samples the WAV had to clip."""
     data, over = wav_bytes(signal, sample_rate, gain)
-    note = f"<br>played clipped at full scale on {over} samples" if over else ""
-    return (f'<td><audio controls preload="auto" data-role="{html.escape(role)}" data-item="{item}" '
-            f'data-seconds="{len(signal) / sample_rate:.6f}" src="{data_uri(data, "audio/wav")}"></audio>'
-            f'<span class="sdr">{caption}{note}</span></td>')
+    return (f'<audio controls preload="auto" data-role="{html.escape(role)}" data-item="{item}" '
+            f'data-seconds="{len(signal) / sample_rate:.6f}" src="{data_uri(data, "audio/wav")}"></audio>', over)
 
 
-def listening_html(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.ndarray, dict]], items: list[int],
-                   sample_rate: int, tau: float, ids: np.ndarray | None = None) -> str:
-    """The listening grid: one column per item, one row each for clean, clipped and every reconstruction
-    (``label``, ``x_hat`` of every test item, ``{item id: (sdr, note)}`` from the evaluate records, which
-    name an item by its id in the measured set, ``ids[index]``; the index itself without ``ids``)."""
-    ident = (lambda i: int(ids[i])) if ids is not None else int
-    input_sdr = dict(zip(items, sdr_db_items(x[items], y[items])))
-    gains = {}
-    for item in items:
-        peak = float(np.max(np.abs(x[item])))
-        gains[item] = 10 ** (PEAK_DBFS / 20) / peak if peak > 0 else 1.0
-    head = "<tr><th></th>" + "".join(
-        f"<th>test item {ident(item)}<br><span class='sdr'>input SDR {input_sdr[item]:.2f} dB, "
-        f"{np.mean(np.abs(y[item]) >= tau):.1%} of the samples clipped</span></th>" for item in items) + "</tr>"
-    rows = [("clean", "clean", x, lambda item: "reference"),
-            ("clipped", "clipped", y, lambda item: f"input SDR {input_sdr[item]:.2f} dB")]
+def listening_html(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.ndarray, dict]], item: int,
+                   sample_rate: int, tau: float, ident: int) -> str:
+    """The clips of one test item (index ``item``, id ``ident`` in the records): clean, clipped and every
+    reconstruction (``label``, ``x_hat`` of every test item, ``{item id: (sdr, note)}`` from the evaluate
+    records), one row each with the SDR the table used."""
+    in_sdr = float(sdr_db_items(x[item : item + 1], y[item : item + 1])[0])
+    peak = float(np.max(np.abs(x[item])))
+    gain = 10 ** (PEAK_DBFS / 20) / peak if peak > 0 else 1.0
+    rows = [("clean", x[item], "reference"), ("clipped", y[item], f"input SDR {in_sdr:.2f} dB")]
     for label, x_hat, sdrs in recons:
-        def caption(item, sdrs=sdrs):
-            value, note = sdrs.get(ident(item), (math.nan, "no record"))
-            return f"SDR {value:.2f} dB" if math.isfinite(value) else f"SDR – ({html.escape(note or 'not scored')})"
-        rows.append((label, label, x_hat, caption))
+        value, note = sdrs.get(ident, (math.nan, "no record"))
+        rows.append((label, x_hat[item], f"SDR {value:.2f} dB" if math.isfinite(value)
+                     else f"SDR – ({html.escape(note or 'not scored')})"))
     body = []
-    for label, role, signals, caption in rows:
-        cells = "".join(_clip_cell(signals[item], sample_rate, gains[item], caption(item), role, ident(item))
-                        for item in items)
-        body.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
-    return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+    for label, signal, caption in rows:
+        audio, over = _clip(signal, sample_rate, gain, label, ident)
+        note = f"; played clipped at full scale on {over} samples" if over else ""
+        body.append(f"<tr><th>{html.escape(label)}</th><td>{audio}</td><td class='sdr'>{caption}{note}</td></tr>")
+    head = (f"<p>Test item {ident}: input SDR {in_sdr:.2f} dB, {np.mean(np.abs(y[item]) >= tau):.1%} of its samples "
+            f"clipped, {len(x[item]) / sample_rate:.2f} s.</p>")
+    return head + f"<table><thead><tr><th></th><th>listen</th><th>SDR</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def item_sdrs(records: list[dict]) -> dict[int, tuple[float, str]]:
@@ -154,56 +151,65 @@ def item_sdrs(records: list[dict]) -> dict[int, tuple[float, str]]:
     return out
 
 
-def table_page(title: str, table_md: str, *, how: str, listening: str = "", figure_png: bytes | None = None) -> str:
-    """The whole page: title, the table with its notes, how it was made, then the clips or the figure."""
-    lines = table_md.splitlines()
+def page(title: str, parts: list[str]) -> str:
+    return "\n".join([f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                      f"<style>{STYLE}</style></head><body>", f"<h1 style='font-size:18px'>{html.escape(title)}</h1>",
+                      *parts, "</body></html>"])
+
+
+#: a page of the report is shown in an iframe from a data: URL, which Chromium refuses above 2 MiB; pages are
+#: kept below this many bytes (the report's base64 adds a third)
+MAX_PAGE_BYTES = 1_500_000
+
+
+def _write_page(out: Path, text: str) -> None:
+    size = len(text.encode())
+    if size > MAX_PAGE_BYTES:
+        raise ValueError(f"{out}: the page would be {size} bytes; a browser refuses report pages above about "
+                         f"{MAX_PAGE_BYTES} (a data: URL of 2 MiB), so it is not written")
+    io.write_text(out, text)
+
+
+def write_table_page(out: Path, title: str, table_md: Path, how: str = "") -> None:
+    """The table's page: the table with its notes, and ``how`` (where its clips or its figure are)."""
+    md = Path(table_md).read_text()
+    lines = md.splitlines()
     if lines and lines[0].strip() == f"**{title}**":  # the table's own title line: the page's heading says it
-        table_md = "\n".join(lines[1:])
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{STYLE}</style></head><body>", f"<h1 style='font-size:18px'>{html.escape(title)}</h1>",
-             markdown_table_html(table_md), f"<p class='sdr'>{html.escape(how)}</p>"]
-    if listening:
-        parts += ["<h2>Listen</h2>", listening]
-    if figure_png is not None:
-        parts += ["<h2>Example (Figure 8)</h2>",
-                  f"<img alt='example figure' style='max-width:100%' src='{data_uri(figure_png, 'image/png')}'>"]
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        md = "\n".join(lines[1:])
+    parts = [markdown_table_html(md)]
+    if how:
+        parts.append(f"<p class='sdr'>{html.escape(how)}</p>")
+    _write_page(out, page(title, parts))
 
 
-def write_table_page(out: Path, title: str, table_md: Path, modality: str, *, measurements: Path | None = None,
-                     reconstructions: list[tuple[str, Path, Path]] = (), sample_rate: int = 0, tau: float = 0.0,
-                     items: int = 4, figure: Path | None = None) -> list[int]:
-    """Write the page of one table (atomically); returns the items it plays, as indices of the test split
-    (none for images); the page names them by their ids (``test_ids.npy``), as the per-item records do.
-    ``reconstructions``: ``(label, reconstruction .npz, per-item metrics .csv)`` of each method's first seed."""
+def write_listen_pages(outs: list[Path], title: str, measurements: Path, reconstructions: list[tuple[str, Path, Path]],
+                       sample_rate: int, tau: float) -> list[int]:
+    """One page per file of ``outs``: the clips of the test items :func:`listening_items` picks (as many as
+    there are pages; a page beyond the test set's size says so). ``reconstructions``: ``(label,
+    reconstruction .npz, per-item metrics .csv)`` of each method's first seed. Returns the items, as indices
+    of the test split; the pages name them by their ids (``test_ids.npy``), as the per-item records do."""
     from ..pipeline.steps import load_split
     from .records import read_records
 
-    md = Path(table_md).read_text()
-    chosen: list[int] = []
-    listening = ""
-    if modality == "audio":
-        y, x = load_split(measurements, "test", with_x=True)
-        ids = io.load_npy(Path(measurements) / "test_ids.npy")
-        chosen = listening_items(x, y, items)
-        recons = []
-        for label, npz, metrics in reconstructions:
-            x_hat = io.load_arrays(npz)["x_hat"]
-            if x_hat.shape != x.shape:
-                raise ValueError(f"{npz}: reconstruction of shape {x_hat.shape}, the test set {measurements} has {x.shape}")
-            recons.append((label, x_hat, item_sdrs(read_records([metrics]))))
-        listening = listening_html(x, y, recons, chosen, sample_rate, tau, ids)
-        how = (f"Listen: {len(chosen)} of the {len(x)} test items, the same for every method, at evenly spaced "
-               "ranks of input SDR (most heavily clipped first); the reconstructions of the first seed; the SDR "
-               "under each clip is that item's value in the table's per-item records. Every version of an item "
-               f"is played with one gain, the one that puts the clean item's peak at {PEAK_DBFS:g} dBFS "
-               "(16-bit WAV).")
-    elif modality == "image":
-        how = "The example figure shows the test item of the experiment's figure settings, each method's first seed."
-    else:
-        raise ValueError(f"unknown modality {modality!r}; expected 'audio' or 'image'")
-    page = table_page(title, md, how=how, listening=listening,
-                      figure_png=Path(figure).read_bytes() if figure is not None else None)
-    io.write_text(out, page)
+    y, x = load_split(measurements, "test", with_x=True)
+    ids = io.load_npy(Path(measurements) / "test_ids.npy")
+    chosen = listening_items(x, y, len(outs))
+    recons = []
+    for label, npz, metrics in reconstructions:
+        x_hat = io.load_arrays(npz)["x_hat"]
+        if x_hat.shape != x.shape:
+            raise ValueError(f"{npz}: reconstruction of shape {x_hat.shape}, the test set {measurements} has {x.shape}")
+        recons.append((label, x_hat, item_sdrs(read_records([metrics]))))
+    how = (f"{len(chosen)} of the {len(x)} test items, one page each, the same for every method, at evenly spaced "
+           "ranks of input SDR (page 1 the most heavily clipped); the reconstructions of the first seed; the SDR "
+           "beside each clip is that item's value in the table's per-item records. Every version of an item is "
+           f"played with one gain, the one that puts the clean item's peak at {PEAK_DBFS:g} dBFS (16-bit WAV).")
+    for k, out in enumerate(outs):
+        heading = f"{title}: listen, page {k + 1} of {len(outs)}"
+        if k < len(chosen):
+            parts = [listening_html(x, y, recons, chosen[k], sample_rate, tau, int(ids[chosen[k]])),
+                     f"<p class='sdr'>{html.escape(how)}</p>"]
+        else:
+            parts = [f"<p>The test set has {len(x)} items: no item for this page.</p>"]
+        _write_page(out, page(heading, parts))
     return chosen

@@ -47,6 +47,10 @@ METHODS = discover_methods()
 # what one measure job makes: an experiment's dataset, or one of its extra test sets (Table 2's speech)
 MEASURED = measured_sets(CFG)
 TABLES = [Paths.table_name(m) for m in MEASURED]
+# the report's pages: an audio table has pages of clips to listen to, an image table its figure
+AUDIO_TABLES = [t for t in TABLES if CFG["experiments"][Paths.split_measured(Paths.measured_of_table(t))[0]]["modality"] == "audio"]
+IMAGE_TABLES = [t for t in TABLES if t not in AUDIO_TABLES]
+LISTEN_PAGES = range(CFG["report"]["listen_items"])
 SURVEY_JOBS = survey_jobs(CFG)
 SURVEY_SIGNALS = {name: survey_signals(CFG, name) for name in CFG["surveys"]}
 # image datasets also write each item's camera parameters, {split}_camera.npy (rule prepare_image_dataset)
@@ -65,6 +69,8 @@ wildcard_constraints:
     experiment=one_of(list(CFG["experiments"])),
     measured=one_of(MEASURED),
     table=one_of(TABLES),
+    audio_table=one_of(AUDIO_TABLES),
+    image_table=one_of(IMAGE_TABLES),
     survey=one_of(list(CFG["surveys"])),
     method=one_of(sorted(METHODS)),
     variant="[A-Za-z0-9_@=,.+-]+",
@@ -153,30 +159,24 @@ def figure_jobs(experiment):
     return [j for j in experiment_jobs(experiment) if j.seed == first]
 
 
-def table_page_inputs(wildcards):
-    """What a table's report page shows: the table, and each method's first-seed reconstruction with its
-    per-item metrics and the test measurements (audio) or the experiment's example figure (images)."""
-    measured = Paths.measured_of_table(wildcards.table)
-    experiment = table_experiment(wildcards)
-    if CFG["experiments"][experiment]["modality"] == "image":
-        return {"md": PATHS.table(wildcards.table, "md"), "figure": PATHS.figure(experiment)}
-    jobs = figure_jobs(experiment)
-    return {"md": PATHS.table(wildcards.table, "md"),
+def listen_inputs(wildcards):
+    """What an audio table's listening pages play: each method's first-seed reconstruction with its per-item
+    metrics, and the test measurements."""
+    measured = Paths.measured_of_table(wildcards.audio_table)
+    jobs = figure_jobs(Paths.split_measured(measured)[0])
+    return {"md": PATHS.table(wildcards.audio_table, "md"),
             "reconstructions": [PATHS.reconstruction(measured, j.method, j.variant, j.seed) for j in jobs],
             "metrics": [PATHS.item_metrics(measured, j.method, j.variant, j.seed) for j in jobs],
             "measurements": PATHS.measurement_files(measured, splits=("test",))}
 
 
-def table_page_args(wildcards, input):
-    """The command-line arguments of a table page beyond the table: the clips' sources (audio) or the figure."""
-    experiment = table_experiment(wildcards)
+def listen_args(wildcards, input):
+    """The command-line arguments of an audio table's listening pages beyond the table."""
+    experiment = Paths.split_measured(Paths.measured_of_table(wildcards.audio_table))[0]
     exp = CFG["experiments"][experiment]
-    if exp["modality"] == "image":
-        return ["--figure", input.figure]
     labels = [METHODS[j.method].variant_label(j.variant) for j in figure_jobs(experiment)]
-    return ["--measurements", PATHS.measurements(Paths.measured_of_table(wildcards.table)),
-            "--sample-rate", str(exp["sample_rate"]), "--tau", str(exp["tau"]),
-            "--items", str(exp["report"]["listen_items"]), "--labels", *labels,
+    return ["--measurements", PATHS.measurements(Paths.measured_of_table(wildcards.audio_table)),
+            "--sample-rate", str(exp["sample_rate"]), "--tau", str(exp["tau"]), "--labels", *labels,
             "--reconstructions", *input.reconstructions, "--item-metrics", *input.metrics]
 
 
@@ -185,8 +185,18 @@ def survey_dataset(wildcards):
 
 
 #: the config's figures: key -> the file name of the figure (and of its data, .csv)
-PAPER_FIGURES = {"mc_losses": "fig2_mc_losses", "bias": "fig3_bias", "hdr_mask": "fig4_hdr_mask",
-                 "subspace": "fig7_subspace"}
+PAPER_FIGURES = {"mc_losses": ["fig2_mc_losses"], "bias": ["fig3_bias"], "hdr_mask": ["fig4_hdr_mask"],
+                 "toy": ["fig5_uniqueness", "fig6_toy"], "subspace": ["fig7_subspace"]}
+
+
+def toy_args():
+    """The command-line arguments of Figures 5 and 6 from ``figures.toy``."""
+    t = CFG["figures"]["toy"]
+    args = ["--digit", t["digit"], "--index", str(t["index"]), "--ei", json.dumps(t["ei"])]
+    for key in ("mu", "train", "epochs", "steps_per_epoch", "batch_size", "lr", "channels", "depth", "seed"):
+        args += [f"--{key.replace('_', '-')}", str(t[key])]
+    a = t["amplitudes"]
+    return args + ["--amplitudes", str(a["min"]), str(a["max"]), str(a["num"]), "--shown", *map(str, t["shown"])]
 
 
 def bias_models():
@@ -198,8 +208,9 @@ def bias_models():
 
 def final_outputs():
     out = [f for table in TABLES for f in PATHS.tables(table)]
-    out += [PATHS.paper_figure(PAPER_FIGURES[key], ext) for key in CFG["figures"] for ext in ("png", "csv")]
+    out += [PATHS.paper_figure(name, ext) for key in CFG["figures"] for name in PAPER_FIGURES[key] for ext in ("png", "csv")]
     out += [PATHS.table_page(table) for table in TABLES]
+    out += [PATHS.listen_page(table, k) for table in AUDIO_TABLES for k in LISTEN_PAGES]
     return out + [PATHS.figure(name) for name in CFG["experiments"]]
 
 
@@ -233,22 +244,22 @@ def write_incomplete_tables():
         experiment = Paths.split_measured(measured)[0]
         jobs = experiment_jobs(experiment)
         files = {j: PATHS.item_metrics(measured, j.method, j.variant, j.seed) for j in jobs}
-        incomplete = {(j.method, j.variant) for j, f in files.items() if not os.path.exists(f)}
-        if not incomplete:
-            if not os.path.exists(PATHS.table(table, "md")):  # blocked only by an incomplete test-set table
-                write_tables(list(files.values()), CFG["experiments"][experiment]["metrics"],
-                             PATHS.table(table, "md")[: -len(".md")], PATHS.table_metrics(table), table_title_of(table))
+        missing = {j for j, f in files.items() if not os.path.exists(f)}
+        # a table whose jobs all gave metrics is written here only when an incomplete test-set table blocked it
+        if not missing and os.path.exists(PATHS.table(table, "md")):
             continue
-        present = [f for j, f in files.items() if (j.method, j.variant) not in incomplete]
+        incomplete = dict.fromkeys((j.method, j.variant) for j in jobs if j in missing)
         failed = []
-        for method, variant in dict.fromkeys((j.method, j.variant) for j in jobs if (j.method, j.variant) in incomplete):
+        for method, variant in incomplete:
             mine = [j for j in jobs if (j.method, j.variant) == (method, variant)]
-            reasons = [job_failure(measured, j) for j in mine if not os.path.exists(files[j])]
             failed.append({"method": method, "variant": variant, "label": METHODS[method].variant_label(variant),
-                           "seeds": len(mine), "reason": "; ".join(reasons)})
-        n_failed = sum(1 for f in files.values() if not os.path.exists(f))
-        title = f"{table_title_of(table)} (incomplete: {n_failed} of {len(files)} jobs gave no result)"
+                           "seeds": len(mine), "reason": "; ".join(job_failure(measured, j) for j in mine if j in missing)})
+        present = [f for j, f in files.items() if (j.method, j.variant) not in incomplete]
+        title = table_title_of(table)
+        if failed:
+            title += f" (incomplete: {len(missing)} of {len(files)} jobs gave no result)"
         write_tables(present, CFG["experiments"][experiment]["metrics"], PATHS.table(table, "md")[: -len(".md")],
                      PATHS.table_metrics(table), title, failed=failed)
-        logger.warning(f"{PATHS.table(table, 'md')}: written without {len(failed)} failed method(s) "
-                       f"({', '.join(f['label'] for f in failed)}), marked incomplete")
+        if failed:
+            logger.warning(f"{PATHS.table(table, 'md')}: written without {len(failed)} failed method(s) "
+                           f"({', '.join(f['label'] for f in failed)}), marked incomplete")

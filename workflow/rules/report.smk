@@ -36,26 +36,54 @@ rule table:
 # to, or Figure 8), the per-rule runtimes and the config.
 rule table_page:
     input:
-        unpack(table_page_inputs),
+        md=PATHS.table("{image_table}", "md"),
     output:
         report(
-            PATHS.table_page("{table}"),
+            PATHS.table_page("{image_table}"),
             caption="../report/table_page.rst",
             category="Tables",
             # one label: with two labels, Snakemake's report takes a label with two values as a toggle
-            labels=lambda wc: {"table": table_title_of(wc.table)},
+            labels=lambda wc: {"table": table_title_of(wc.image_table)},
         ),
     params:
-        title=table_title,
-        modality=lambda wc: CFG["experiments"][table_experiment(wc)]["modality"],
-        args=table_page_args,
+        title=lambda wc: table_title_of(wc.image_table),
     log:
-        PATHS.log("table_page", "{table}"),
+        PATHS.log("table_page", "{image_table}"),
     conda:
         "../envs/report.yaml"
     shell:
-        "python -m declipbench table-page --table-md {input.md:q} --title {params.title:q}"
-        " --modality {params.modality} {params.args:q} --out {output:q} 2> {log:q}"
+        "python -m declipbench table-page --table-md {input.md:q} --title {params.title:q} --out {output:q} 2> {log:q}"
+
+
+rule listen_pages:
+    input:
+        unpack(listen_inputs),
+    output:
+        page=report(
+            PATHS.table_page("{audio_table}"),
+            caption="../report/table_page.rst",
+            category="Tables",
+            labels=lambda wc: {"table": table_title_of(wc.audio_table)},
+        ),
+        listen=[
+            report(
+                PATHS.listen_page("{audio_table}", k),
+                caption="../report/listen_page.rst",
+                category="Listen",
+                labels=lambda wc, k=k: {"clips": f"{table_title_of(wc.audio_table)}: page {k + 1} of {len(LISTEN_PAGES)}"},
+            )
+            for k in LISTEN_PAGES
+        ],
+    params:
+        title=lambda wc: table_title_of(wc.audio_table),
+        args=listen_args,
+    log:
+        PATHS.log("listen_pages", "{audio_table}"),
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m declipbench table-page --table-md {input.md:q} --title {params.title:q} --out {output.page:q}"
+        " --listen-pages {output.listen:q} {params.args:q} 2> {log:q}"
 
 
 rule figure:
@@ -176,6 +204,37 @@ rule figure_hdr_mask:
     shell:
         "python -m declipbench figure-hdr-mask --measurements {params.measurements:q} --tau {params.tau}"
         " {params.item:q} --out {output.png:q} --csv {output.csv:q} 2> {log:q}"
+
+
+rule figure_toy:
+    output:
+        fig5=report(
+            PATHS.paper_figure("fig5_uniqueness"),
+            caption="../report/fig5_uniqueness.rst",
+            category="Figures",
+            labels={"figure": "Figure 5: why the operator A is needed"},
+        ),
+        fig5_csv=PATHS.paper_figure("fig5_uniqueness", "csv"),
+        fig6=report(
+            PATHS.paper_figure("fig6_toy"),
+            caption="../report/fig6_toy.rst",
+            category="Figures",
+            labels={"figure": "Figure 6: MC against MC + EI on one digit"},
+        ),
+        fig6_csv=PATHS.paper_figure("fig6_toy", "csv"),
+    params:
+        args=lambda wc: toy_args(),
+        data_dir=lambda wc: CFG["data_dir"],
+    threads: CFG["threads"]
+    log:
+        PATHS.log("figure", "fig5_fig6_toy"),
+    benchmark:
+        PATHS.benchmark("figure", "fig5_fig6_toy")
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m declipbench figure-toy {params.args:q} --data-dir {params.data_dir:q} --threads {threads}"
+        " --fig5 {output.fig5:q} --fig6 {output.fig6:q} 2> {log:q}"
 
 
 rule figure_subspace:
