@@ -271,3 +271,49 @@ def test_figure6_operator_reconstructor_is_homogeneous_and_mc_alone_cannot_leave
     rows = toy.error_rows(x0, A, [0.5, 2.0], {"mc": mc, "mc_ei": mc})
     for r in rows:
         assert r["clipped_fraction"] > 0 and r["mc_error"] > 0.98 * r["backprojection_error"]
+
+
+# ------------------------------------------------------------------ Delta SDR against input SDR
+def test_input_sdr_levels_hit_their_targets_and_unreachable_ones_are_counted(tmp_path):
+    from declipbench.data import io as dio
+    from declipbench.metrics.sdr import sdr_db_items
+    from declipbench.report.input_sdr_figure import curve_rows, measure_levels
+
+    rng = np.random.default_rng(0)
+    t = np.arange(4000) / 8000
+    x = np.stack([np.sin(2 * np.pi * (200 + 50 * i) * t) + 0.3 * rng.standard_normal(t.size) for i in range(4)])
+    meas = tmp_path / "meas"
+    dio.save_npy(meas / "test_x.npy", (0.2 * x).astype(np.float32))
+    dio.save_npy(meas / "test_y.npy", np.clip(0.2 * x, -0.1, 0.1).astype(np.float32))
+    dio.save_npy(meas / "test_ids.npy", np.array([5, 6, 7, 8]))
+    out = tmp_path / "levels"
+    manifest = measure_levels(meas, out, 0.1, [3.0, 12.0, 200.0], items=3)
+    assert manifest["levels"]["3"] == {"kept": 3, "left_out": []}
+    assert manifest["levels"]["200"] == {"kept": 0, "left_out": [5, 6, 7]}  # beyond clipping at 0.99 of the peak
+    xs, ys = np.load(out / "test_x.npy"), np.load(out / "test_y.npy")
+    levels = np.load(out / "levels.npy")
+    assert levels.tolist() == [3.0] * 3 + [12.0] * 3 and np.load(out / "test_ids.npy").tolist() == [5, 6, 7] * 2
+    assert np.abs(ys).max() == pytest.approx(0.1) and np.array_equal(ys, np.clip(xs, -0.1, 0.1))
+    assert np.allclose(sdr_db_items(xs, ys), levels, atol=1e-3)  # the threshold stays tau, the level is exact
+    dio.save_arrays(tmp_path / "id.npz", x_hat=ys)
+    bad = 0.99 * xs  # near the clean items, a finite SDR
+    bad[1] = np.nan
+    dio.save_arrays(tmp_path / "bad.npz", x_hat=bad)
+    rows = curve_rows(out, [("Identity", tmp_path / "id.npz"), ("Oracle with a failure", tmp_path / "bad.npz")])
+    dio.save_arrays(tmp_path / "exact.npz", x_hat=xs)
+    exact = curve_rows(out, [("Exact", tmp_path / "exact.npz")])
+    assert len(exact) == 2 and all(r["items"] == 0 and r["missing"] == 3 for r in exact)  # SDR +inf: missing, as in the tables
+    ident = [r for r in rows if r["label"] == "Identity"]
+    assert [r["input_sdr"] for r in ident] == [3.0, 12.0]
+    assert all(r["mean_delta_sdr"] == 0.0 and r["items"] == 3 and r["missing"] == 0 for r in ident)
+    oracle = [r for r in rows if r["label"] == "Oracle with a failure"]
+    assert oracle[0]["missing"] == 1 and oracle[0]["items"] == 2 and oracle[1]["missing"] == 0  # never averaged
+    assert oracle[1]["mean_delta_sdr"] == pytest.approx(40.0 - 12.0, abs=1e-3)  # 0.99 x: SDR 40 dB
+
+
+def test_input_sdr_figure_needs_an_audio_experiment():
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    bad = copy.deepcopy(cfg)
+    bad["figures"]["input_sdr"] = {"experiment": "table4"}
+    with pytest.raises(ConfigError, match="figures.input_sdr.experiment: 'table4' has modality 'image'"):
+        validate_config(bad, "c.yaml")

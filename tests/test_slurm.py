@@ -45,7 +45,7 @@ EXPECTED_JOBS = {
     ("prepare_dataset", "synth_music"), ("measure", "table1"), ("train", "table1_supervised_full_0"),
     ("reconstruct", "table1_identity_default_0"), ("reconstruct", "table1_supervised_full_0"),
     ("evaluate", "table1_identity_default_0"), ("evaluate", "table1_supervised_full_0"),
-    ("table", "table1"), ("figure", "table1"),
+    ("table", "table1"), ("figure", "table1"), ("listen_pages", "table1"),
 }
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 
@@ -62,6 +62,7 @@ def _config() -> dict:
     c = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
     c["run"] = RUN
     c["experiments"]["table1"]["methods"] = {"identity": None, "supervised": {"variants": ["full"]}}
+    del c["figures"]  # they name the tiny run's self-supervised variants
     return c
 
 
@@ -375,7 +376,7 @@ def test_profile_dry_run_shows_requests_from_the_declarations(profile_dry_run):
         found[(m.group(1), wc.group(1) if wc else "")] = res
     methods = discover_methods()
     # train as declared; reconstruct with the override
-    n = {"train": 0, "reconstruct": 0}
+    n = {"train": 0, "reconstruct": 0, "reconstruct_input_sdr": 0}
     for (rule, wc), res in found.items():
         if rule not in n:
             assert "gpu" not in res, (rule, res)
@@ -385,5 +386,6 @@ def test_profile_dry_run_shows_requests_from_the_declarations(profile_dry_run):
         assert res["gpu"] == gpu, (rule, wc, res)
         assert res["mem_mb"] == str(decl["mem_mb"]) and res["runtime"] == str(decl["runtime_min"]), (rule, wc, res)
         n[rule] += 1
-    assert n == {"train": 7, "reconstruct": 8}, n  # tiny.yaml: 7 trainings (Identity does not train)
+    # tiny.yaml: 7 trainings (Identity does not train), 8 reconstructions of the test set and of the input-SDR set
+    assert n == {"train": 7, "reconstruct": 8, "reconstruct_input_sdr": 8}, n
     assert {r["gpu"] for (rule, _), r in found.items() if rule == "train"} == {"1"}  # all optional-GPU methods

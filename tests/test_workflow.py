@@ -24,7 +24,8 @@ def test_dry_run(configfile):
     for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure", "listen_pages"):
         assert re.search(rf"^{rule}\s+\d+", out, re.M), rule
     if configfile in ("config/config.yaml", "config/paper.yaml"):   # the paper's Figures 2 to 7
-        for rule in ("figure_mc_losses", "figure_bias", "figure_hdr_mask", "figure_toy", "figure_subspace"):
+        for rule in ("figure_mc_losses", "figure_bias", "figure_hdr_mask", "figure_toy", "figure_subspace",
+                     "figure_input_sdr", "measure_input_sdr"):
             assert re.search(rf"^{rule}\s+1$", out, re.M), rule
 
 
@@ -131,6 +132,11 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     assert float(biased[0]["homogeneity_error"]) > 1e-3 and float(biased[0]["silence"]) > 0
     assert float(biased[0]["error"]) > float(free[0]["error"])
     assert all(float(r["masked_error"]) == 0.0 for r in fig3)
+    # Delta SDR against input SDR: every method at every level, Identity exactly 0 (its output is the input)
+    curves = list(csv.DictReader(open(run / "figures" / "fig_input_sdr.csv")))
+    assert {(r["label"], float(r["input_sdr"])) for r in curves} == {(lab, s) for lab in labels for s in (3.0, 10.0)}
+    assert all(float(r["mean_delta_sdr"]) == 0.0 for r in curves if r["label"] == "Identity")
+    assert all(int(r["items"]) + int(r["missing"]) == 3 for r in curves)
     # tidy per-item metrics, every job, every test item
     rows = list(csv.DictReader(open(run / "metrics" / "table1.csv")))
     assert set(rows[0]) >= {"method", "variant", "seed", "dataset", "item", "metric", "value"}
@@ -167,7 +173,8 @@ def test_report_opens_in_chromium_with_the_table_and_clips_of_the_right_length(t
     assert problems(seen) == []
     table_page = "results/tiny/report/table1.html"
     listen = [f"results/tiny/report/table1_listen{k}.html" for k in (1, 2, 3, 4)]
-    figures = ["results/tiny/figures/table1_examples.png", "results/tiny/figures/fig3_bias.png"]
+    figures = ["results/tiny/figures/table1_examples.png", "results/tiny/figures/fig3_bias.png",
+               "results/tiny/figures/fig_input_sdr.png"]
     assert seen["results"] == {table_page: "text/html", **{p: "text/html" for p in listen},
                                **{f: "image/png" for f in figures}}
     assert sorted(seen["images"]) == sorted(figures)
@@ -217,6 +224,7 @@ def test_keep_going_still_makes_the_table_and_lists_the_failed_method(tmp_path):
     cfg = yaml.safe_load((repo / "tests" / "configs" / "tiny.yaml").read_text())
     cfg["experiments"]["table1"]["methods"] = {"identity": None, "fragile": None}
     del cfg["experiments"]["table1"]["method_defaults"]
+    del cfg["figures"]  # they name the tiny run's learned methods
     (repo / "tiny.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
 
     stop = snakemake("--cores", "2", "--configfile", "tiny.yaml", cwd=repo, check=False)

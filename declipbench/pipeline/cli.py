@@ -159,6 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fig5", type=Path, required=True, help="Figure 5 (.png); its values beside it (.csv)")
     s.add_argument("--fig6", type=Path, required=True, help="Figure 6 (.png); its values beside it (.csv)")
 
+    s = sub.add_parser("measure-input-sdr", help="an experiment's test items rescaled to each input SDR, clipped")
+    s.add_argument("--measurements", type=Path, required=True, help="the experiment's measured set")
+    s.add_argument("--tau", type=float, required=True)
+    s.add_argument("--input-sdrs", type=float, nargs="+", required=True)
+    s.add_argument("--items", type=int, required=True, help="the first test items")
+    s.add_argument("--out", type=Path, required=True)
+
+    s = sub.add_parser("figure-input-sdr", help="Delta SDR against input SDR, one curve per method")
+    s.add_argument("--measurements", type=Path, required=True, help="the input-SDR set (measure-input-sdr)")
+    s.add_argument("--labels", nargs="+", required=True)
+    s.add_argument("--title", default="")
+    s.add_argument("--out", type=Path, required=True, help="the figure (.png)")
+    s.add_argument("--csv", type=Path, required=True)
+    s.add_argument("reconstructions", type=Path, nargs="+")
+
     s = sub.add_parser("figure-hdr-mask", help="Figure 4: an HDR test image, its measurement and the mask of eq. 13")
     s.add_argument("--measurements", type=Path, required=True)
     s.add_argument("--tau", type=float, required=True)
@@ -365,6 +380,24 @@ def _run(args) -> int:
             print(f"a {r['a']:.3g}: ||a x0|| {r['dynamic_range']:.3g}, {r['clipped_fraction']:.0%} clipped, relative error "
                   f"A^T y {r['backprojection_error']:.3f}, MC {r['mc_error']:.3f}, MC + EI {r['mc_ei_error']:.3f}",
                   file=sys.stderr)
+    elif args.step == "measure-input-sdr":
+        from ..report.input_sdr_figure import measure_levels
+
+        manifest = measure_levels(args.measurements, args.out, args.tau, args.input_sdrs, args.items)
+        for level, r in manifest["levels"].items():
+            print(f"input SDR {level} dB: {r['kept']} items" + (f", left out (cannot reach it): {r['left_out']}"
+                                                               if r["left_out"] else ""), file=sys.stderr)
+    elif args.step == "figure-input-sdr":
+        from ..report.input_sdr_figure import curve_rows, input_sdr_figure, write_rows
+
+        if len(args.labels) != len(args.reconstructions):
+            raise ValueError(f"{len(args.labels)} labels for {len(args.reconstructions)} reconstructions")
+        rows = curve_rows(args.measurements, list(zip(args.labels, args.reconstructions)))
+        write_rows(rows, args.csv)
+        input_sdr_figure(rows, args.out, args.title or "Delta SDR against input SDR")
+        for r in rows:
+            print(f"{r['label']}: input {r['input_sdr']:g} dB, delta SDR {r['mean_delta_sdr']:.2f} "
+                  f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}] on {r['items']} items, {r['missing']} missing", file=sys.stderr)
     elif args.step == "figure-hdr-mask":
         from ..data.io import write_csv
         from ..report.figures import hdr_mask_figure, hdr_mask_rows, most_clipped_item

@@ -203,6 +203,15 @@ def _check_figures(config: dict, source: str) -> None:
             LOSSES["ei"].check(toy["ei"], "figures.toy.ei")
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
+    fig = config["figures"].get("input_sdr")
+    if fig is not None:
+        exp = config["experiments"].get(fig["experiment"])
+        if exp is None:
+            raise ConfigError(f"{source}: figures.input_sdr.experiment: unknown experiment {fig['experiment']!r}; "
+                              f"available: {sorted(config['experiments'])}")
+        if exp["modality"] != "audio":
+            raise ConfigError(f"{source}: figures.input_sdr.experiment: {fig['experiment']!r} has modality "
+                              f"{exp['modality']!r}; the input-SDR figure needs an audio experiment")
     fig = config["figures"].get("bias")
     if fig is not None:
         where = f"{source}: figures.bias"

@@ -10,6 +10,8 @@ Under ``<results_dir>/<run>/``::
     metrics/<measured>/<method>/<variant>/seed<seed>.csv                                evaluate
     metrics/<table>.csv, tables/<table>.{csv,md,tex}                                    table
     figures/<experiment>_examples.png                                                   figure
+    input_sdr/<experiment>/test_{x,y,ids}.npy, levels.npy, reconstructions/<method>/<variant>.npz
+                                                      measure_input_sdr, reconstruct_input_sdr
     report/<table>.html, report/<table>_listen<k>.html                                  table_page, listen_pages
     surveys/<survey>/signals.json, measurements/<signal>.npz,
                      reconstructions/<method>/<variant>/<signal>.npz                   survey_*
@@ -100,6 +102,13 @@ class Paths:
     def report(self) -> str:
         """The run's self-contained HTML report (``snakemake --report``, made by ``make demo``)."""
         return f"{self.root}/report.html"
+
+    def input_sdr(self, experiment: str) -> str:
+        """The input-SDR figure's measured set: the experiment's test items rescaled to each input SDR."""
+        return f"{self.root}/input_sdr/{experiment}"
+
+    def input_sdr_reconstruction(self, experiment: str, method: str, variant: str) -> str:
+        return f"{self.input_sdr(experiment)}/reconstructions/{method}/{variant}.npz"
 
     def figure(self, experiment: str) -> str:
         return f"{self.root}/figures/{experiment}_examples.png"

@@ -186,7 +186,19 @@ def survey_dataset(wildcards):
 
 #: the config's figures: key -> the file name of the figure (and of its data, .csv)
 PAPER_FIGURES = {"mc_losses": ["fig2_mc_losses"], "bias": ["fig3_bias"], "hdr_mask": ["fig4_hdr_mask"],
-                 "toy": ["fig5_uniqueness", "fig6_toy"], "subspace": ["fig7_subspace"]}
+                 "toy": ["fig5_uniqueness", "fig6_toy"], "subspace": ["fig7_subspace"], "input_sdr": ["fig_input_sdr"]}
+
+
+def input_sdr_jobs():
+    """The jobs of the input-SDR figure: its experiment's methods, first seed."""
+    return figure_jobs(CFG["figures"]["input_sdr"]["experiment"])
+
+
+def input_sdr_model(wildcards):
+    """The model a method of the input-SDR figure uses (its experiment's, or its owner's), if it trains."""
+    experiment, seed = CFG["figures"]["input_sdr"]["experiment"], CFG["seeds"][0]
+    owner = MODEL_OWNERS.get((experiment, wildcards.method, wildcards.variant, seed), experiment)
+    return PATHS.model(owner, wildcards.method, wildcards.variant, seed)
 
 
 def toy_args():

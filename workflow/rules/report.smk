@@ -237,6 +237,83 @@ rule figure_toy:
         " --fig5 {output.fig5:q} --fig6 {output.fig6:q} 2> {log:q}"
 
 
+# Delta SDR against input SDR (figures.input_sdr): the experiment's test items rescaled to each input SDR,
+# reconstructed by each method through the ordinary reconstruct step, one curve per method
+rule measure_input_sdr:
+    input:
+        lambda wc: PATHS.measurement_files(CFG["figures"]["input_sdr"]["experiment"], splits=("test",)),
+    output:
+        files=[f"{PATHS.input_sdr('{experiment}')}/{name}.npy" for name in ("test_x", "test_y", "test_ids", "levels")],
+        manifest=f"{PATHS.input_sdr('{experiment}')}/manifest.json",
+    params:
+        measurements=lambda wc: PATHS.measurements(wc.experiment),
+        tau=exp_setting("tau"),
+        levels=lambda wc: [str(v) for v in CFG["figures"]["input_sdr"]["input_sdrs"]],
+        n_items=lambda wc: CFG["figures"]["input_sdr"]["items"],
+        out=lambda wc: PATHS.input_sdr(wc.experiment),
+    log:
+        PATHS.log("measure_input_sdr", "{experiment}"),
+    conda:
+        "../envs/data.yaml"
+    shell:
+        "python -m declipbench measure-input-sdr --measurements {params.measurements:q} --tau {params.tau}"
+        " --input-sdrs {params.levels:q} --items {params.n_items} --out {params.out:q} 2> {log:q}"
+
+
+rule reconstruct_input_sdr:
+    input:
+        test_y=f"{PATHS.input_sdr('{experiment}')}/test_y.npy",
+        model=lambda wc: [f"{input_sdr_model(wc)}/model.pt"] if METHODS[wc.method].trains else [],
+    output:
+        PATHS.input_sdr_reconstruction("{experiment}", "{method}", "{variant}"),
+    params:
+        spec=lambda wc: spec_json(job_spec(CFG, wc.experiment, wc.method, wc.variant, CFG["seeds"][0])),
+        measurements=lambda wc: PATHS.input_sdr(wc.experiment),
+        model=lambda wc: ["--model", input_sdr_model(wc)] if METHODS[wc.method].trains else [],
+    log:
+        PATHS.log("reconstruct_input_sdr", "{experiment}", "{method}", "{variant}"),
+    benchmark:
+        PATHS.benchmark("reconstruct_input_sdr", "{experiment}", "{method}", "{variant}")
+    threads: method_threads
+    resources:
+        mem_mb=method_resource("mem_mb"),
+        runtime=method_resource("runtime_min"),
+        gpu=method_gpus,
+    conda:
+        method_env
+    shell:
+        "python -m declipbench reconstruct --spec {params.spec:q} --measurements {params.measurements:q}"
+        " {params.model:q} --out {output:q} 2> {log:q}"
+
+
+rule figure_input_sdr:
+    input:
+        measurements=lambda wc: f"{PATHS.input_sdr(CFG['figures']['input_sdr']['experiment'])}/manifest.json",
+        reconstructions=lambda wc: [
+            PATHS.input_sdr_reconstruction(j.experiment, j.method, j.variant) for j in input_sdr_jobs()
+        ],
+    output:
+        png=report(
+            PATHS.paper_figure("fig_input_sdr"),
+            caption="../report/fig_input_sdr.rst",
+            category="Figures",
+            labels={"figure": "Delta SDR against input SDR"},
+        ),
+        csv=PATHS.paper_figure("fig_input_sdr", "csv"),
+    params:
+        measurements=lambda wc: PATHS.input_sdr(CFG["figures"]["input_sdr"]["experiment"]),
+        labels=lambda wc: [METHODS[j.method].variant_label(j.variant) for j in input_sdr_jobs()],
+        title=lambda wc: "Delta SDR against input SDR: "
+        + CFG["experiments"][CFG["figures"]["input_sdr"]["experiment"]].get("title", CFG["figures"]["input_sdr"]["experiment"]),
+    log:
+        PATHS.log("figure", "fig_input_sdr"),
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m declipbench figure-input-sdr --measurements {params.measurements:q} --labels {params.labels:q}"
+        " --title {params.title:q} --out {output.png:q} --csv {output.csv:q} {input.reconstructions:q} 2> {log:q}"
+
+
 rule figure_subspace:
     output:
         png=report(
