@@ -120,6 +120,10 @@ def _open_result(page, category: str, path: str, entry: dict, seen: dict, screen
         assert size and size[0] > 0 and size[1] > 0, f"{path}: clicking its view button shows no decoded image"
         seen["images"].append(path)
     if screenshots is not None:
+        close = page.locator("nav h1 a")  # the menu's close button: the result at the full width of the window
+        if close.count():
+            close.first.click()
+            page.wait_for_timeout(300)
         shot = Path(screenshots) / f"{_slug(path)}.png"
         page.screenshot(path=str(shot))
         seen["screenshots"].append(str(shot))

@@ -272,7 +272,7 @@ def figure6(x0: np.ndarray, A: np.ndarray, rows: list[dict], models: dict, shown
     mc_ei = "MC + EI" + (f" ({ei_description(ei)})" if ei else "")
     for key, label, color in (("backprojection_error", "A^T y (no learning)", "0.5"), ("mc_error", "MC only", "tab:red"),
                               ("mc_ei_error", mc_ei, "tab:blue")):
-        ax.loglog(dr, [r[key] for r in rows], "o-", color=color, label=label, ms=3)
+        ax.semilogx(dr, [r[key] for r in rows], "o-", color=color, label=label, ms=3)
     ax.axvline(mu * math.sqrt(N), color="k", ls=":", lw=0.8, label="training mean ||a x0|| (a ~ Exp(mu))")
     ax.set_xlabel("dynamic range ||a x0||", fontsize=8)
     ax.set_ylabel("||x_hat - a x0|| / ||a x0||", fontsize=8)
