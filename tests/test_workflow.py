@@ -5,6 +5,7 @@ import json
 import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,8 @@ def test_report_opens_in_chromium_with_the_table_and_clips_of_the_right_length(t
     test item's length, under it the SDR the table used; the example figure decodes."""
     import numpy as np
 
-    from declipbench.report.browser_check import BrowserUnavailable, check_report, problems
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from check_report import BrowserUnavailable, check_report, problems
     from declipbench.report.table_page import listening_items
 
     repo, run = tiny_run, tiny_run / "results" / "tiny"

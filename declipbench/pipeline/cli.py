@@ -71,11 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prefix", type=Path, required=True, help="writes PREFIX.csv, PREFIX.md, PREFIX.tex")
     s.add_argument("inputs", type=Path, nargs="+")
 
-    s = sub.add_parser("check-report", help="open a run's HTML report in headless Chromium and check every page")
-    s.add_argument("report", type=Path)
-    s.add_argument("--screenshots", type=Path, default=None, help="save a screenshot of each page here")
-    s.add_argument("--chromium", default=None, help="the browser (default: chromium on PATH)")
-
     s = sub.add_parser("run-dir", help="print the results folder of a config (<results_dir>/<run>)")
     s.add_argument("configfile", type=Path)
 
@@ -283,17 +278,6 @@ def _run(args) -> int:
         recons = [(lab, io.load_arrays(f)["x_hat"][i]) for lab, f in zip(args.labels, args.inputs)]
         example_figure(args.modality, x[i], y[i], recons, args.tau, args.sample_rate, args.out, args.seconds,
                        args.title or f"test item {i}")
-    elif args.step == "check-report":
-        from ..report.browser_check import check_report, problems
-
-        seen = check_report(args.report, args.screenshots, args.chromium)
-        clips = sum(len(p["audio"]) for p in seen["pages"].values())
-        print(f"{args.report}: {len(seen['results'])} results, {len(seen['pages'])} pages, {clips} clips, "
-              f"{len(seen['images'])} images opened")
-        bad = problems(seen)
-        for line in bad:
-            print(f"error: {line}", file=sys.stderr)
-        return 1 if bad else 0
     elif args.step == "run-dir":
         import yaml
 

@@ -2,9 +2,10 @@
 does, and check what it shows: every result listed, every table page opening with its table, and every
 audio clip loaded with the duration of its test item; a screenshot of each page is saved.
 
-``python -m declipbench check-report results/demo/report.html --screenshots DIR``. It needs the
-``playwright`` Python package (in the test extras) and a Chromium: Debian's ``chromium`` package, or
-``--chromium PATH``; Playwright's own browser download is never used (no internet needed).
+``.venv/bin/python scripts/check_report.py results/demo/report.html --screenshots DIR`` (exit status 1 and
+one line per problem when something is wrong). It needs the ``playwright`` Python package (in the test
+extras: a development tool, not a dependency of the suite) and a Chromium: Debian's ``chromium`` package,
+or ``--chromium PATH``; Playwright's own browser download is never used (no internet needed).
 """
 
 from __future__ import annotations
@@ -143,3 +144,30 @@ def problems(seen: dict) -> list[str]:
                 out.append(f"{path}: clip {a['role']!r} of item {a['item']} lasts {a['duration']:.4f} s, "
                            f"expected {a['expected']:.4f} s")
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("report", type=Path)
+    p.add_argument("--screenshots", type=Path, default=None, help="save a screenshot of each page here")
+    p.add_argument("--chromium", default=None, help="the browser (default: chromium on PATH)")
+    args = p.parse_args(argv)
+    try:
+        seen = check_report(args.report, args.screenshots, args.chromium)
+    except BrowserUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    clips = sum(len(pg["audio"]) for pg in seen["pages"].values())
+    print(f"{args.report}: {len(seen['results'])} results, {len(seen['pages'])} pages, {clips} clips, "
+          f"{len(seen['images'])} images opened")
+    bad = problems(seen)
+    for line in bad:
+        print(f"error: {line}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
