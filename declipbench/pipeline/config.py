@@ -177,8 +177,6 @@ def _check_figures(config: dict, source: str) -> None:
     fits its dimension and its EI parameters are the EI loss's (stored back resolved)."""
     sub = config["figures"].get("subspace")
     if sub is not None:
-        from ..losses import LOSSES
-
         for k in sub["ks"]:
             if k >= sub["dim"]:
                 raise ConfigError(f"{source}: figures.subspace.ks: k = {k} is not below dim = {sub['dim']}")
@@ -186,56 +184,49 @@ def _check_figures(config: dict, source: str) -> None:
             if not 1 <= round(p * sub["dim"]) < sub["dim"]:
                 raise ConfigError(f"{source}: figures.subspace.ps: p = {p} clips {round(p * sub['dim'])} of "
                                   f"{sub['dim']} entries; need at least 1 and fewer than {sub['dim']}")
-        try:
-            sub["ei"] = resolve(LOSSES["ei"].declaration(), {"g_max": 2.0, **sub["ei"]}, "figures.subspace.ei")
-            LOSSES["ei"].check(sub["ei"], "figures.subspace.ei")
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {exc}") from exc
+        _resolve_figure_ei(sub, "subspace", source)
     toy = config["figures"].get("toy")
     if toy is not None:
-        from ..losses import LOSSES
-
         amps = toy["amplitudes"]
         if amps["max"] <= amps["min"]:
             raise ConfigError(f"{source}: figures.toy.amplitudes: max = {amps['max']} is not above min = {amps['min']}")
-        try:
-            toy["ei"] = resolve(LOSSES["ei"].declaration(), {"g_max": 2.0, **toy["ei"]}, "figures.toy.ei")
-            LOSSES["ei"].check(toy["ei"], "figures.toy.ei")
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {exc}") from exc
-    fig = config["figures"].get("input_sdr")
-    if fig is not None:
-        exp = config["experiments"].get(fig["experiment"])
-        if exp is None:
-            raise ConfigError(f"{source}: figures.input_sdr.experiment: unknown experiment {fig['experiment']!r}; "
-                              f"available: {sorted(config['experiments'])}")
-        if exp["modality"] != "audio":
-            raise ConfigError(f"{source}: figures.input_sdr.experiment: {fig['experiment']!r} has modality "
-                              f"{exp['modality']!r}; the input-SDR figure needs an audio experiment")
+        _resolve_figure_ei(toy, "toy", source)
+    if "input_sdr" in config["figures"]:
+        _figure_experiment(config, "input_sdr", "audio", "the input-SDR figure", source)
     fig = config["figures"].get("bias")
     if fig is not None:
-        where = f"{source}: figures.bias"
-        exp = config["experiments"].get(fig["experiment"])
-        if exp is None:
-            raise ConfigError(f"{where}.experiment: unknown experiment {fig['experiment']!r}; "
-                              f"available: {sorted(config['experiments'])}")
-        if exp["modality"] != "audio":
-            raise ConfigError(f"{where}.experiment: {fig['experiment']!r} has modality {exp['modality']!r}; "
-                              "Figure 3 needs an audio experiment")
+        exp = _figure_experiment(config, "bias", "audio", "Figure 3", source)
         for key in ("bias_free", "biased"):
             variants = (exp["methods"].get(fig["method"]) or {}).get("variants") or []
             if fig[key] not in variants:
-                raise ConfigError(f"{where}.{key}: {fig['method']}/{fig[key]} is not among the variants of "
-                                  f"experiments.{fig['experiment']}.methods.{fig['method']}: {variants}")
-    fig = config["figures"].get("hdr_mask")
-    if fig is not None:
-        exp = config["experiments"].get(fig["experiment"])
-        if exp is None:
-            raise ConfigError(f"{source}: figures.hdr_mask.experiment: unknown experiment {fig['experiment']!r}; "
-                              f"available: {sorted(config['experiments'])}")
-        if exp["modality"] != "image":
-            raise ConfigError(f"{source}: figures.hdr_mask.experiment: {fig['experiment']!r} has modality "
-                              f"{exp['modality']!r}; Figure 4 needs an image experiment")
+                raise ConfigError(f"{source}: figures.bias.{key}: {fig['method']}/{fig[key]} is not among the variants "
+                                  f"of experiments.{fig['experiment']}.methods.{fig['method']}: {variants}")
+    if "hdr_mask" in config["figures"]:
+        _figure_experiment(config, "hdr_mask", "image", "Figure 4", source)
+
+
+def _resolve_figure_ei(fig: dict, key: str, source: str) -> None:
+    """A figure's ``ei`` section resolved (stored back) and checked against the EI loss's declaration."""
+    from ..losses import LOSSES
+
+    try:
+        fig["ei"] = resolve(LOSSES["ei"].declaration(), {"g_max": 2.0, **fig["ei"]}, f"figures.{key}.ei")
+        LOSSES["ei"].check(fig["ei"], f"figures.{key}.ei")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _figure_experiment(config: dict, key: str, modality: str, what: str, source: str) -> dict:
+    """The experiment ``figures.<key>.experiment`` names, which must exist and have ``modality``."""
+    name = config["figures"][key]["experiment"]
+    exp = config["experiments"].get(name)
+    if exp is None:
+        raise ConfigError(f"{source}: figures.{key}.experiment: unknown experiment {name!r}; "
+                          f"available: {sorted(config['experiments'])}")
+    if exp["modality"] != modality:
+        raise ConfigError(f"{source}: figures.{key}.experiment: {name!r} has modality {exp['modality']!r}; "
+                          f"{what} needs an {modality} experiment")
+    return exp
 
 
 def _check_datasets(config: dict, source: str) -> None:
