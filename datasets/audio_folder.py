@@ -5,6 +5,10 @@ of their relative path and seed, then assigned to test / val / train by ``file_f
 resampled to ``sample_rate`` (polyphase, exact ratio) and cut into consecutive non-overlapping segments
 of ``segment_seconds`` (at most ``max_segments_per_file``; a trailing partial segment is dropped).
 
+``include`` keeps only the files whose path relative to ``path`` matches one of its glob patterns
+(``fnmatch``, case-sensitive, ``/`` as separator; default: every audio file), for a folder that holds more
+than one kind of recording; a pattern that matches no audio file is an error naming it.
+
 Unreadable or corrupt files: ``on_error: fail`` (default) stops with the file's name; ``on_error: skip``
 skips it and lists it, with the reason, in ``manifest.json``. Never silent.
 """
@@ -22,6 +26,8 @@ from declipbench.data.audio import EXTENSIONS, SEGMENTS, file_split_parameters, 
 MODALITY = "audio"
 PARAMETERS = {
     "path": Param(None, str, help="the folder of audio files (required)"),
+    "include": Param(None, list, items=str,
+                     help="glob patterns (relative to path) of the files to use; default: every audio file"),
     **SEGMENTS,
     "max_segments_per_file": Param(None, int, min=1),
     **file_split_parameters(test=0.1, val=0.1),
@@ -41,6 +47,17 @@ def segment_file(path: Path, sample_rate: int, seg_len: int, max_segments: int |
     return x[: n * seg_len].reshape(n, seg_len)
 
 
+def included(files: list[Path], root: Path, patterns: list[str]) -> list[Path]:
+    """The files whose path relative to ``root`` matches one of ``patterns``; every pattern must match."""
+    from fnmatch import fnmatchcase
+
+    rel = {f: f.relative_to(root).as_posix() for f in files}
+    for pattern in patterns:
+        if not any(fnmatchcase(r, pattern) for r in rel.values()):
+            raise ValueError(f"datasets.<name>.params.include: {pattern!r} matches no audio file under {root}")
+    return [f for f in files if any(fnmatchcase(rel[f], pattern) for pattern in patterns)]
+
+
 def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     from declipbench.data.io import save_npy
     from declipbench.data.seeding import split_by_hash
@@ -52,6 +69,8 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     if not root.is_dir():
         raise ValueError(f"datasets.<name>.params.path: {root} is not a directory")
     files = list_files(root)
+    if p["include"] is not None:
+        files = included(files, root, p["include"])
     if not files:
         raise ValueError(f"no audio files ({', '.join(EXTENSIONS)}) under {root}")
     files_by_split = split_by_hash(files, root, p["file_fractions"], p["min_files"], p["seed"])

@@ -127,6 +127,22 @@ def test_audio_folder_skips_and_counts_corrupt_file_when_asked(tmp_path):
     assert not (files["train"] & files["test"]) and not (files["train"] & files["val"])  # split by file
 
 
+def test_audio_folder_include_keeps_only_the_matching_files(tmp_path):
+    src = tmp_path / "src"
+    (src / "speech").mkdir(parents=True)
+    _write_folder(src, n=4, bad=False)
+    _write_folder(src / "speech", n=2, bad=False)
+    af = load_dataset("audio_folder")
+    m = af.prepare(resolved(af, {"path": str(src), "include": ["f1.wav", "f[23].wav"]}), tmp_path / "out")
+    used = sorted(Path(f["file"]).relative_to(src).as_posix() for s in m["splits"].values() for f in s["files"])
+    assert used == ["f1.wav", "f2.wav", "f3.wav"]
+    m = af.prepare(resolved(af, {"path": str(src), "include": ["speech/*"]}), tmp_path / "out")
+    used = sorted(Path(f["file"]).relative_to(src).as_posix() for s in m["splits"].values() for f in s["files"])
+    assert used == ["speech/f0.wav", "speech/f1.wav"]
+    with pytest.raises(ValueError, match=r"include: 'music/\*' matches no audio file"):
+        af.prepare(resolved(af, {"path": str(src), "include": ["music/*"]}), tmp_path / "out")
+
+
 def test_gtzan_missing_data_names_the_expected_place(tmp_path):
     g = load_dataset("gtzan")
     with pytest.raises(ValueError, match=str(tmp_path / "gtzan" / "genres")):
