@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.io import write_csv
+from .formatting import write_values_csv
 
 FIELDS = ["item", "label", "bias", "level", "peak", "error", "homogeneity_error", "masked_error", "silence"]
 
@@ -89,7 +89,7 @@ def bias_rows(models: list[tuple[str, bool, object]], x: np.ndarray, tau: float,
 
 
 def write_rows(rows: list[dict], out: Path) -> None:
-    write_csv(out, [{k: (f"{v:.6e}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows], FIELDS)
+    write_values_csv(out, rows, FIELDS)
 
 
 def bias_figure(rows: list[dict], shown: dict, tau: float, sample_rate: int, out: Path, item: int,

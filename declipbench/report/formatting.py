@@ -15,6 +15,12 @@ def fmt(v, digits: int = 2) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def write_values_csv(path: str | Path, rows: list[dict], fields: list[str], float_format: str = ".6e") -> None:
+    """A figure's values beside it (``<figure>.csv``), atomically: floats in ``float_format``, the rest as is."""
+    io.write_csv(Path(path), [{k: (format(v, float_format) if isinstance(v, float) else v) for k, v in r.items()}
+                              for r in rows], fields)
+
+
 def md_row(cells) -> str:
     return "| " + " | ".join(cells) + " |"
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..data import io
 from ..metrics.sdr import sdr_db_items
+from .formatting import write_values_csv
 
 FIELDS = ["label", "input_sdr", "items", "missing", "mean_delta_sdr", "ci_low", "ci_high", "mean_sdr"]
 
@@ -92,7 +93,7 @@ def curve_rows(meas_dir: Path, recons: list[tuple[str, Path]]) -> list[dict]:
 
 
 def write_rows(rows: list[dict], path: Path) -> None:
-    io.write_csv(Path(path), [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows], FIELDS)
+    write_values_csv(path, rows, FIELDS, ".6g")
 
 
 def input_sdr_figure(rows: list[dict], out: Path, title: str) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import io
+from .formatting import write_values_csv
 
 log = logging.getLogger("declipbench.figures")
 
@@ -211,7 +211,7 @@ def error_rows(x0: np.ndarray, A: np.ndarray, amplitudes: list[float], models: d
 
 
 def write_rows(rows: list[dict], path: Path, fields: list[str]) -> None:
-    io.write_csv(Path(path), [{k: (f"{v:.6e}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows], fields)
+    write_values_csv(path, rows, fields)
 
 
 # ------------------------------------------------------------------------------------------- drawing
