@@ -343,7 +343,7 @@ def test_test_sets_config_is_validated():
     from declipbench.pipeline.config import job_spec
 
     c = load_config(ROOT / "config" / "config.yaml")
-    ssl = job_spec(c, "table2", "self_supervised", "proposed_mt", 0)
+    ssl = job_spec(c, "table2", "self_supervised", "proposed_detached_use_mask", 0)
     assert ssl["extra_train_measurements"] == ["results/demo/measurements/table2",
                                                "results/demo/measurements/table2/test_sets/synth_speech"]
     assert "extra_train_measurements" not in job_spec(c, "table2", "supervised", "full", 0)  # pairs: never
@@ -380,8 +380,8 @@ def test_paper_dag_has_the_audio_tables():
                    "results/paper/data/aesdd/manifest.json", "results/paper/tables/table2.md",
                    "results/paper/tables/table2/aesdd.md", "results/paper/tables/table3.md",
                    "results/paper/measurements/table2/test_sets/aesdd/test_y.npy",
-                   "results/paper/models/table3/self_supervised/proposed/seed0/model.pt",
-                   "results/paper/models/table2/self_supervised/proposed/seed0/model.pt",
+                   "results/paper/models/table3/self_supervised/proposed_detached_use_mask/seed0/model.pt",
+                   "results/paper/models/table2/self_supervised/proposed_detached_use_mask/seed0/model.pt",
                    "results/paper/models/table1/self_supervised/proposed_detached/seed2/model.pt",
                    "results/paper/models/table1/supervised/full/seed2/model.pt"):
         assert target in out, target

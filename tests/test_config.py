@@ -58,17 +58,22 @@ def test_plan_and_spec_of_demo():
     names = [(j.method, j.variant) for j in jobs if j.experiment == "table1"]
     assert names == [("identity", "default"), ("social_sparsity", "pew_short"), ("spade", "aspade_short"),
                      ("spade", "sspade_short"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
-                     ("self_supervised", "proposed"), ("self_supervised", "proposed_mt"), ("self_supervised", "mc_only"),
-                     ("self_supervised", "with_bias_mt")]
+                     ("self_supervised", "proposed_detached_use_mask"), ("self_supervised", "proposed_mt"),
+                     ("self_supervised", "mc_only"), ("self_supervised", "with_bias_use_mask")]
     # Table 4 (HDR imaging)
     assert [(j.method, j.variant) for j in jobs if j.experiment == "table4"] == [
         ("identity", "default"), ("dpir", "standin"), ("supervised", "full"), ("self_supervised", "proposed")]
-    s = job_spec(c, "table1", "self_supervised", "with_bias_mt", 0)
+    s = job_spec(c, "table1", "self_supervised", "with_bias_use_mask", 0)
     assert s["params"]["network"]["bias"] is True and s["params"]["losses"] == ["mc", "ei"]
-    assert s["params"]["ei"]["core_weight"] == 0.0 and s["params"]["ei"]["g_max"] == 2.0
+    assert s["params"]["ei"]["stop_gradient"] is True and s["params"]["ei"]["target_on_clipped"] == "measurement"
+    assert s["params"]["ei"]["core_weight"] == 1.0 and s["params"]["ei"]["g_max"] == 2.0
+    assert s["label"] == "Proposed with bias"
+    assert job_spec(c, "table1", "self_supervised", "proposed_detached_use_mask", 0)["label"] == "Proposed SSL"
     claim = load_config(ROOT / "config" / "claim.yaml")
     proposed = job_spec(claim, "table1", "self_supervised", "proposed", 0)["params"]
-    assert proposed["ei"]["core_weight"] == 1.0 and proposed["ei"]["g_max"] == 4.0  # the published loss
+    # eq. 11 as the paper's text reads it: gradients through both terms, the residual on every sample
+    assert proposed["ei"]["core_weight"] == 1.0 and proposed["ei"]["g_max"] == 4.0
+    assert proposed["ei"]["stop_gradient"] is False and proposed["ei"]["target_on_clipped"] == "estimate"
     assert s["params"]["network"]["channels"] == c["experiments"]["table1"]["method_defaults"]["network"]["channels"]
     assert s["supervision"] == "measurements" and s["tau"] == 0.1
     # method_defaults reach only the methods that declare them: social sparsity gets no network section

@@ -101,10 +101,12 @@ def test_grid_expansion_names_and_params():
 
 def test_expand_variants_merges_declaration_config_and_grid():
     decl = discover_methods()["self_supervised"]
-    out = dict(expand_variants(decl, {"variants": ["proposed"], "params": {"training": {"lr": 0.1}},
+    out = dict(expand_variants(decl, {"variants": ["proposed_detached_use_mask"], "params": {"training": {"lr": 0.1}},
                                       "grid": {"ei.g_max": [3]}}, "x"))
-    assert out == {"proposed@g_max=3": {"losses": ["mc", "ei"], "training": {"lr": 0.1}, "ei": {"g_max": 3}}}
-    assert decl.variant_label("proposed@g_max=3") == "Proposed SSL (g_max=3)"
+    assert out == {"proposed_detached_use_mask@g_max=3": {
+        "losses": ["mc", "ei"], "training": {"lr": 0.1},
+        "ei": {"stop_gradient": True, "target_on_clipped": "measurement", "g_max": 3}}}
+    assert decl.variant_label("proposed_detached_use_mask@g_max=3") == "Proposed SSL (g_max=3)"
 
 
 def test_unknown_variant_and_method_are_clear():

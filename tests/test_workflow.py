@@ -18,7 +18,8 @@ COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "
 
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml", "config/claim.yaml",
-                                        "config/sweep.yaml", "config/ssl_study.yaml"])
+                                        "config/sweep.yaml", "config/ssl_study.yaml",
+                                        "config/ssl_study_real.yaml"])
 def test_dry_run(configfile):
     # --forceall: the whole DAG even where a previous run (say `make demo`) left its results
     out = snakemake("-n", "--forceall", "--configfile", configfile).stdout
@@ -46,7 +47,8 @@ def test_dry_run_paper_config_is_not_merged_with_demo():
         assert (net["channels"], net["depth"], net["max_channels"], net["arch"]) == (64, 5, None, "unet"), s["variant"]
         assert net["bias"] is ("bias" in s["variant"])
     assert {s["label"] for s in specs} >= {"Identity", "Supervised", "Supervised 5%", "Supervised + EI",
-                                           "Proposed SSL", "MC only", "Proposed with bias", "A-SPADE", "S-SPADE"}
+                                           "Proposed SSL", "Proposed SSL (gradients through both terms)", "MC only",
+                                           "Proposed with bias", "A-SPADE", "S-SPADE"}
     # SPADE at the survey's settings, its window scaled to the data's rate (4096 at 22,050 Hz)
     assert {s["params"]["algorithm"] for s in specs if s["method"] == "spade"} == {"aspade", "sspade"}
 
@@ -146,7 +148,7 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     # every rule logged, benchmarks written for the costly ones
     for rule in ("prepare_dataset", "measure", "train", "reconstruct", "evaluate", "table", "figure", "listen_pages"):
         assert list((run / "logs" / rule).rglob("*.log")), rule
-    assert "epoch 2/2" in (run / "logs" / "train" / "table1" / "self_supervised" / "proposed" / "seed0.log").read_text()
+    assert "epoch 2/2" in (run / "logs" / "train" / "table1" / "self_supervised" / "proposed_detached_use_mask" / "seed0.log").read_text()
     for rule in ("prepare_dataset", "train", "reconstruct", "evaluate"):
         assert list((run / "benchmarks" / rule).rglob("*.tsv")), rule
     # a second invocation has nothing to do

@@ -64,7 +64,7 @@ def ei_loss(x_hat: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], th: 
 def ei_target_weights(y: torch.Tensor, th: Thresholds, core_weight: float) -> torch.Tensor:
     """Per-sample weights of the EI residual: 1 where ``y`` is reliable (the target ``g x_hat = g y`` is
     measured data), ``core_weight`` where ``y`` is clipped (the target is the network's own estimate).
-    ``core_weight = 1`` is eq. 11 as published."""
+    ``core_weight = 1`` is eq. 11 as its text reads."""
     reliable, _, _ = masks(y, th)
     return torch.where(reliable, torch.ones_like(y), torch.full_like(y, float(core_weight)))
 
@@ -79,7 +79,7 @@ class EILoss(Loss):
         "g_min": Param(1.0, float, above=0, help="p_g: gains in [g_min, g_max]"),
         "g_max": Param(2.0, float, above=0),
         "distribution": Param("uniform", choices=("uniform", "log_uniform"), help="the law p_g of the gains"),
-        "stop_gradient": Param(False, help="detach the target g x_hat (the published loss does not; the first author's "
+        "stop_gradient": Param(False, help="detach the target g x_hat (eq. 11 as its text reads does not; the first author's "
                                            "2024 code did by default)"),
         "max_saturated_fraction": Param(None, float, above=0, max=1, nullable=True,
                                         help="leave out of the term the items whose g x_hat is above the upper "
@@ -90,7 +90,7 @@ class EILoss(Loss):
                                         "or the measurement y (the first author's 2024 code, option use_mask)"),
         "core_weight": Param(1.0, float, min=0, max=1,
                              help="weight of the residual where y is clipped, i.e. where the target is the "
-                                  "network's own estimate (1: eq. 11 as published; 0: measured targets only)"),
+                                  "network's own estimate (1: eq. 11 as its text reads; 0: measured targets only)"),
     }
 
     @classmethod

@@ -7,7 +7,7 @@ For each cell ``(k, p)`` of a grid: a random ``k``-dimensional subspace of R^n (
 ``y = eta(x)``. Two networks per cell, the paper's MLP (:class:`declipbench.models.SkipMLP`: input n,
 hidden 100, depth 5, skip connection, bias-free) inside the masking blend of eq. 13, trained by the
 suite's training loop (:func:`declipbench.training.fit`): one self-supervised (MC + EI, the EI loss's
-parameters from the configuration, eq. 11 as published by default) on the measurements alone, one
+parameters from the configuration, eq. 11 with gradients through both terms by default) on the measurements alone, one
 supervised on pairs as a reference. The figure shows the mean SDR over held-out vectors of the same
 subspace as heat maps over the grid, with Identity's beside them; the CSV has one row per cell.
 
@@ -117,10 +117,12 @@ def ei_description(ei: dict) -> str:
     parts = [f"g_max {ei.get('g_max', 2.0):g}"]
     if ei.get("core_weight", 1.0) == 0:
         parts.append("measured targets (ours)")
+    elif ei.get("stop_gradient") and ei.get("target_on_clipped") == "measurement":
+        parts.append("target detached, use_mask")
     elif ei.get("stop_gradient"):
         parts.append("target detached")
     else:
-        parts.append("as published")
+        parts.append("gradients through both terms")
     return ", ".join(parts)
 
 

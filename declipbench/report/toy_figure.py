@@ -11,7 +11,7 @@ at ``tau = 1``.
   and without ``A`` for a few amplitudes, and the distance between the measurements of consecutive
   amplitudes against ``a`` (zero without ``A`` from ``a*`` on).
 * **Figure 6, MC alone against MC + EI.** Two networks trained on measurements alone, one with the MC
-  loss (eq. 7), one with MC + EI (eq. 12, the EI term as published unless configured), on ``y = eta(A a
+  loss (eq. 7), one with MC + EI (eq. 12, by default eq. 11 with gradients through both terms), on ``y = eta(A a
   x0)`` for training amplitudes ``a ~ Exp(mu)``; tested on a grid of amplitudes: the relative error
   ``||x_hat - a x0|| / ||a x0||`` against the dynamic range ``||a x0||``, with the back-projection ``A^T y``
   as the no-learning reference, and the reconstructions at a few amplitudes.

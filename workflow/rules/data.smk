@@ -16,6 +16,7 @@ rule prepare_dataset:
         PATHS.log("prepare_dataset", "{dataset}"),
     benchmark:
         PATHS.benchmark("prepare_dataset", "{dataset}")
+    priority: 10  # the trainings wait on it (rule train)
     conda:
         "../envs/data.yaml"
     shell:
@@ -53,6 +54,7 @@ rule measure:
         out=lambda wc, output: os.path.dirname(output.manifest),
     log:
         PATHS.log("measure", "{measured}"),
+    priority: 10  # the trainings wait on it (rule train)
     conda:
         "../envs/data.yaml"
     shell:

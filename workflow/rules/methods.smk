@@ -20,6 +20,9 @@ rule train:
     benchmark:
         PATHS.benchmark("train", "{experiment}", "{method}", "{variant}", "seed{seed}")
     threads: method_threads
+    # the trainings are the long jobs every table waits on: among ready jobs they start first, and the
+    # short ones (reconstruct, evaluate, figures) fill the cores around them
+    priority: 10
     resources:
         mem_mb=method_resource("mem_mb"),
         runtime=method_resource("runtime_min"),
