@@ -317,3 +317,15 @@ def test_input_sdr_figure_needs_an_audio_experiment():
     bad["figures"]["input_sdr"] = {"experiment": "table4"}
     with pytest.raises(ConfigError, match="figures.input_sdr.experiment: 'table4' has modality 'image'"):
         validate_config(bad, "c.yaml")
+
+
+def test_ei_description_names_each_version_of_the_ei_term():
+    from declipbench.report.subspace_figure import ei_description
+
+    assert ei_description({}) == "g_max 2, gradients through both terms"
+    assert ei_description({"g_max": 4.0, "core_weight": 0.0}) == "g_max 4, measured targets (ours)"
+    assert ei_description({"stop_gradient": True}) == "g_max 2, target detached"
+    assert ei_description({"stop_gradient": True, "target_on_clipped": "measurement"}) == \
+        "g_max 2, target detached, use_mask"
+    # use_mask alone is not the paper's version through both terms
+    assert ei_description({"target_on_clipped": "measurement"}) == "g_max 2, use_mask"

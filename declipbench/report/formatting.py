@@ -1,6 +1,6 @@
 """What every table writer shares (the experiment tables, the survey tables): number formatting, Markdown
-rows, LaTeX escaping and the atomic writing of a table's CSV, Markdown and LaTeX files. Free of pandas, so
-the survey's rules run without it."""
+rows, LaTeX escaping and the atomic writing of a table's CSV, Markdown and LaTeX files; also the figures'
+values files (:func:`write_values_csv`). Free of pandas, so the survey's rules run without it."""
 
 from __future__ import annotations
 

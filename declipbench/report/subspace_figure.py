@@ -117,12 +117,10 @@ def ei_description(ei: dict) -> str:
     parts = [f"g_max {ei.get('g_max', 2.0):g}"]
     if ei.get("core_weight", 1.0) == 0:
         parts.append("measured targets (ours)")
-    elif ei.get("stop_gradient") and ei.get("target_on_clipped") == "measurement":
-        parts.append("target detached, use_mask")
-    elif ei.get("stop_gradient"):
-        parts.append("target detached")
-    else:
-        parts.append("gradients through both terms")
+    else:  # each of the first author's switches named on its own
+        switches = [name for name, on in (("target detached", ei.get("stop_gradient")),
+                                          ("use_mask", ei.get("target_on_clipped") == "measurement")) if on]
+        parts += switches or ["gradients through both terms"]
     return ", ".join(parts)
 
 
