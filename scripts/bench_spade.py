@@ -4,7 +4,7 @@
         [--threads 2] [--no-plain]
     .venv/bin/python scripts/bench_spade.py --all [--algorithms aspade sspade] [--threads 2] [--tau-tol 0]
 
-Default: one SQAM case of ``../shared/fixtures/sqam`` per algorithm (the survey's settings), reconstructed
+Default: one SQAM case of ``tests/fixtures/sqam`` per algorithm (the survey's settings), reconstructed
 in one process by :func:`declip` (``--threads`` workers) and by :func:`declip_plain` (one block at a
 time, one thread); prints block iterations, wall seconds, milliseconds per block iteration, the ratio,
 the largest difference between the two outputs and the Delta-SDR beside the published value.
@@ -40,7 +40,7 @@ from declipbench.pipeline import survey  # noqa: E402
 from declipbench.pipeline.plugins import import_method_module, load_dataset  # noqa: E402
 
 spade = import_method_module(ROOT / "methods" / "spade", "spade")
-FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", ROOT.parent / "shared" / "fixtures")) / "sqam"
+FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", ROOT / "tests" / "fixtures")) / "sqam"
 PUBLISHED = {"aspade": "A-SPADE", "sspade": "S-SPADE"}
 SIGNALS = ("a08_violin", "a16_clarinet", "a25_harp", "a42_accordion")
 SDRS = (1, 3, 5, 7, 10, 15, 20)

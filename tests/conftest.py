@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", SHARED / "fixtures"))
+# real data with published reference numbers, inside the repository (tests/fixtures/NOTICE: origin and licences)
+FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", ROOT / "tests" / "fixtures"))
 BIN = Path(sys.executable).parent
 
 

@@ -2,7 +2,7 @@
 
 The archives are laid out like the real ones (``genres/<genre>/<genre>.000NN.wav`` in a tar.gz; a
 MAESTRO-like zip with ``maestro-v3.0.0/maestro-v3.0.0.csv``) and served by a local HTTP server, so the
-download, checksum, extraction and streaming paths all run. Skipped without ``../shared/fixtures``.
+download, checksum, extraction and streaming paths all run. Uses ``tests/fixtures``.
 """
 
 import csv

@@ -14,7 +14,7 @@ from declipbench.pipeline.plugins import load_dataset
 
 synthetic_scene = load_dataset("synthetic_hdr").synthetic_scene
 
-FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", Path(__file__).resolve().parent / "fixtures"))
 MEMORIAL = FIXTURES / "hdr" / "memorial.hdr"
 
 

@@ -1,7 +1,7 @@
 """Tests of declipbench.niqe: parity with the official MATLAB NIQE release and unit checks.
 
 The parity fixtures (test images, pristine model, MATLAB scores) live outside the repository, in
-``../shared/fixtures/niqe`` (from the repo root). ``DECLIPBENCH_FIXTURES`` may point either at the
+``tests/fixtures/niqe``. ``DECLIPBENCH_FIXTURES`` may point either at the
 fixtures root (holding ``niqe/``, as the rest of the test-suite uses it) or at the niqe folder itself.
 """
 
@@ -39,7 +39,7 @@ def _niqe_fixture_dir() -> Path:
     if env:
         root = Path(env)
         return root / "niqe" if (root / "niqe").is_dir() else root
-    return Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "niqe"
+    return Path(__file__).resolve().parent / "fixtures" / "niqe"
 
 
 FIXTURES = _niqe_fixture_dir()

@@ -27,7 +27,7 @@ dpir, dpir_schedule = _pnp.dpir, _pnp.dpir_schedule
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
-FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+FIXTURES = Path(os.environ.get("DECLIPBENCH_FIXTURES", Path(__file__).resolve().parent / "fixtures"))
 MANIFEST = FIXTURES / "drunet" / "state_dict_manifest.json"
 
 

@@ -1,4 +1,4 @@
-"""Smoke run of the whole pipeline on real recordings (../shared/fixtures/audio); skipped without them."""
+"""Smoke run of the whole pipeline on real recordings (tests/fixtures/audio)."""
 
 import csv
 import math
@@ -17,7 +17,7 @@ def test_pipeline_on_real_music_and_speech_clips(tmp_path, fixtures_audio):
         "file_fractions": {"test": 0.2, "val": 0.2}}}}
     cfg["experiments"]["table1"]["dataset"] = "clips"
     cfg["experiments"]["table1"]["methods"] = {"identity": None, "supervised": {"variants": ["full"]},
-                                               "self_supervised": {"variants": ["proposed_detached_use_mask"]}}
+                                               "self_supervised": {"variants": ["proposed"]}}
     del cfg["figures"]  # they name the tiny run's other variants
     path = tmp_path / "real.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
