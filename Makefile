@@ -1,5 +1,5 @@
 # declipbench: `make demo` runs the embedded benchmark, `make test` runs the tests.
-# Both create the virtual environment .venv on first use (Python >= 3.10, pip, internet to PyPI).
+# Both create the virtual environment .venv on first use (Python >= 3.11, pip, internet to PyPI).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,6 +11,9 @@ export PATH := $(BIN):$(PATH)
 .PHONY: install demo claim test test-slow lint dry-run clean-demo
 
 $(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
+	  echo "declipbench needs Python >= 3.11 (Snakemake 9 does); '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." >&2; \
+	  echo "Run with another interpreter: make PYTHON=python3.11 ..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $@
