@@ -58,17 +58,21 @@ def test_plan_and_spec_of_demo():
     names = [(j.method, j.variant) for j in jobs if j.experiment == "table1"]
     assert names == [("identity", "default"), ("social_sparsity", "pew_short"), ("spade", "aspade_short"),
                      ("spade", "sspade_short"), ("supervised", "full"), ("supervised", "subset5"), ("supervised", "ei"),
-                     ("self_supervised", "proposed_detached_use_mask"), ("self_supervised", "proposed_mt"),
-                     ("self_supervised", "mc_only"), ("self_supervised", "with_bias_use_mask")]
+                     ("self_supervised", "proposed"), ("self_supervised", "proposed_detached_use_mask"),
+                     ("self_supervised", "proposed_mt"), ("self_supervised", "mc_only"), ("self_supervised", "with_bias")]
     # Table 4 (HDR imaging)
     assert [(j.method, j.variant) for j in jobs if j.experiment == "table4"] == [
         ("identity", "default"), ("dpir", "standin"), ("supervised", "full"), ("self_supervised", "proposed")]
-    s = job_spec(c, "table1", "self_supervised", "with_bias_use_mask", 0)
+    s = job_spec(c, "table1", "self_supervised", "with_bias", 0)
     assert s["params"]["network"]["bias"] is True and s["params"]["losses"] == ["mc", "ei"]
-    assert s["params"]["ei"]["stop_gradient"] is True and s["params"]["ei"]["target_on_clipped"] == "measurement"
+    # "Proposed with bias" is the published loss (eq. 11 as written) with a biased network
+    assert s["params"]["ei"]["stop_gradient"] is False and s["params"]["ei"]["target_on_clipped"] == "estimate"
     assert s["params"]["ei"]["core_weight"] == 1.0 and s["params"]["ei"]["g_max"] == 2.0
     assert s["label"] == "Proposed with bias"
-    assert job_spec(c, "table1", "self_supervised", "proposed_detached_use_mask", 0)["label"] == "Proposed SSL"
+    assert job_spec(c, "table1", "self_supervised", "proposed", 0)["label"] == "Proposed SSL"
+    reclip = job_spec(c, "table1", "self_supervised", "proposed_detached_use_mask", 0)
+    assert reclip["label"] == "SSL, re-clipped measurements as EI targets"
+    assert c["experiments"]["table1"]["reference"] == "self_supervised/proposed"
     claim = load_config(ROOT / "config" / "claim.yaml")
     proposed = job_spec(claim, "table1", "self_supervised", "proposed", 0)["params"]
     # eq. 11 as the paper's text reads it: gradients through both terms, the residual on every sample
@@ -87,7 +91,8 @@ def test_paper_config_is_valid_and_at_paper_scale():
     t1 = c["experiments"]["table1"]
     assert t1["tau"] == 0.1 and t1["sample_rate"] == 22050 and t1["max_items"]["test"] == 100
     assert c["datasets"][t1["dataset"]]["module"] == "gtzan"
-    assert t1["method_defaults"]["network"] == {"channels": 64, "depth": 5}
+    # the first author's 1-D U-Net (deepinv UNet(scales=5)): four poolings, 64 to 1024 channels
+    assert t1["method_defaults"]["network"] == {"channels": 64, "depth": 4}
 
 
 def test_job_threads_are_the_config_capped_by_the_method():

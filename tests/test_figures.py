@@ -185,8 +185,8 @@ def test_figure3_bias_free_network_is_homogeneous_and_silent_on_silence_the_bias
 def test_figure3_needs_both_variants_in_an_audio_experiment():
     cfg = load_config(ROOT / "config" / "config.yaml")
     bad = copy.deepcopy(cfg)
-    bad["figures"]["bias"] = {"experiment": "table1", "biased": "with_bias"}
-    with pytest.raises(ConfigError, match="figures.bias.biased: self_supervised/with_bias is not among the variants"):
+    bad["figures"]["bias"] = {"experiment": "table1", "biased": "with_bias_mt"}
+    with pytest.raises(ConfigError, match="figures.bias.biased: self_supervised/with_bias_mt is not among the variants"):
         validate_config(bad, "c.yaml")
     bad["figures"]["bias"] = {"experiment": "table4"}
     with pytest.raises(ConfigError, match="figures.bias.experiment: 'table4' has modality 'image'"):
@@ -322,10 +322,20 @@ def test_input_sdr_figure_needs_an_audio_experiment():
 def test_ei_description_names_each_version_of_the_ei_term():
     from declipbench.report.subspace_figure import ei_description
 
-    assert ei_description({}) == "g_max 2, gradients through both terms"
-    assert ei_description({"g_max": 4.0, "core_weight": 0.0}) == "g_max 4, measured targets (ours)"
+    assert ei_description({}) == "g_max 2, eq. 11 as written, gradients through both terms"
+    assert ei_description({"g_max": 4.0, "core_weight": 0.0}) == "g_max 4, EI residual on reliable samples only (ours)"
     assert ei_description({"stop_gradient": True}) == "g_max 2, target detached"
     assert ei_description({"stop_gradient": True, "target_on_clipped": "measurement"}) == \
-        "g_max 2, target detached, use_mask"
-    # use_mask alone is not the paper's version through both terms
-    assert ei_description({"target_on_clipped": "measurement"}) == "g_max 2, use_mask"
+        "g_max 2, target detached, y as EI target where clipped"
+    # y as the target alone is not the paper's version through both terms
+    assert ei_description({"target_on_clipped": "measurement"}) == "g_max 2, y as EI target where clipped"
+
+
+def test_figure7_verdict_counts_the_cells_above_identity_from_the_values():
+    from declipbench.report.subspace_figure import verdict
+
+    rows = [{"identity_sdr": 5.0, "ssl_sdr": 4.0, "supervised_sdr": 10.0},
+            {"identity_sdr": 5.0, "ssl_sdr": 8.0, "supervised_sdr": 12.0},
+            {"identity_sdr": 20.0, "ssl_sdr": 20.0, "supervised_sdr": 30.0}]
+    # gains -1, +3, 0 (mean +0.7); gaps 6, 4, 10 (mean 6.7); a tie is not "above"
+    assert verdict(rows) == "above Identity in 1 of 3 cells, mean +0.7 dB; 6.7 dB below supervised"

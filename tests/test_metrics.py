@@ -197,10 +197,12 @@ def test_mean_over_seeds_interval_spread_and_paired_test():
                          rng=np.random.default_rng(0)).confidence_interval
     assert (o["sdr_ci_low"], o["sdr_ci_high"]) == pytest.approx((ci.low, ci.high))
     assert o["sdr_ci_low"] < o["sdr_mean"] < o["sdr_ci_high"]
-    assert o["sdr_p_vs_best"] == pytest.approx(stats.wilcoxon(items - np.mean(best, axis=0)).pvalue)
-    assert o["sdr_p_vs_best"] < 1e-4 and math.isnan(b["sdr_p_vs_best"])
+    assert o["sdr_p_vs_ref"] == pytest.approx(stats.wilcoxon(items - np.mean(best, axis=0)).pvalue)
+    assert o["sdr_p_vs_ref"] < 1e-4 and math.isnan(b["sdr_p_vs_ref"]) and b["sdr_ref"]
+    assert o["sdr_p_holm"] == o["sdr_p_vs_ref"]  # one row compared: Holm changes nothing
     md = to_markdown(summary, ["sdr"])
-    assert "paired Wilcoxon signed-rank test against Best: Other p < 1e-4." in md
+    assert ("paired Wilcoxon signed-rank test against Best (the best row, chosen after seeing the results), "
+            "p-values Holm-adjusted over the 1 rows compared: Other p < 1e-4.") in md
     assert f"spread over seeds (standard deviation of the per-seed means): Best {b['sdr_seed_sd']:.2f}; Other {o['sdr_seed_sd']:.2f}." in md
     assert summarise(_seeded(best, "Best", "b") + _seeded(other, "Other", "o"), ["sdr"]) == summary  # seeded
     tex = to_latex(summary, ["sdr"])
@@ -210,7 +212,7 @@ def test_mean_over_seeds_interval_spread_and_paired_test():
 def test_a_row_equal_to_the_best_on_every_item_is_said_so():
     summary = summarise(_rows([1.0, 2.0, 3.0], label="A", method="a") + _rows([1.0, 2.0, 3.0], label="B", method="b"),
                         ["sdr"])
-    assert [r["sdr_p_vs_best"] for r in summary].count(1.0) == 1
+    assert [r["sdr_p_vs_ref"] for r in summary].count(1.0) == 1
     assert "equal on every item" in to_markdown(summary, ["sdr"])
 
 
@@ -223,3 +225,42 @@ def test_a_method_run_once_and_one_run_per_seed_are_ranked_on_the_same_items():
     assert [r["sdr_best"] for r in summary] == [False, True]
     assert summary[1]["sdr_ranked_on"] == 3 and summary[1]["sdr_items"] == 3 and summary[1]["sdr_n"] == 9
     assert "did not score the same items" not in to_markdown(summary, ["sdr"])
+
+
+def test_holm_adjustment_by_hand():
+    """Holm's step-down method on four p-values (one NaN, outside the family): sorted 0.01, 0.02, 0.04
+    become 3 x 0.01, max(0.03, 2 x 0.02), max(0.04, 1 x 0.04); capped at 1; monotone in the raw order."""
+    from declipbench.report.tables import holm
+
+    out = holm([0.04, math.nan, 0.01, 0.02])
+    assert math.isnan(out[1])
+    assert out[2] == pytest.approx(0.03) and out[3] == pytest.approx(0.04) and out[0] == pytest.approx(0.04)
+    assert holm([0.5, 0.6]) == [1.0, 1.0]
+    assert holm([0.01, 0.03]) == pytest.approx([0.02, 0.03])  # the larger one is not lowered to 0.02
+
+
+def test_a_named_reference_row_is_tested_against_with_holm_and_the_table_says_it_was_chosen_before():
+    """With ``reference`` the paired tests compare every row with that row (not the best one), the
+    p-values are Holm-adjusted over the rows compared, and the notes say the reference was named before
+    the run; without it they say the best row was chosen after seeing the results."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(10, 3, 30)
+    up_values, same_values = base + 1 + rng.normal(0, .5, 30), base - 0.05 + rng.normal(0, .5, 30)
+    rows = (_rows(base.tolist(), label="Ref", method="ref") + _rows(up_values.tolist(), label="Up", method="up")
+            + _rows(same_values.tolist(), label="Same", method="same"))
+    summary = summarise(rows, ["sdr"], reference=("ref", "v"))
+    ref, up, same = summary
+    assert up["sdr_best"] and ref["sdr_ref"] and not up["sdr_ref"] and math.isnan(ref["sdr_p_vs_ref"])
+    raw = [stats.wilcoxon(v - base).pvalue for v in (up_values, same_values)]
+    assert [up["sdr_p_vs_ref"], same["sdr_p_vs_ref"]] == pytest.approx(raw)
+    lo, hi = sorted(raw)
+    adjusted = {lo: min(1, 2 * lo), hi: max(min(1, 2 * lo), hi)}
+    assert [up["sdr_p_holm"], same["sdr_p_holm"]] == pytest.approx([adjusted[raw[0]], adjusted[raw[1]]])
+    md = to_markdown(summary, ["sdr"])
+    assert "against Ref (the reference row named in the configuration before the run), p-values Holm-adjusted " \
+           "over the 2 rows compared" in md
+    assert "chosen after seeing the results" in to_markdown(summarise(rows, ["sdr"]), ["sdr"])
+    with pytest.raises(ValueError, match="reference row nope/v has no records"):
+        summarise(rows, ["sdr"], reference=("nope", "v"))

@@ -47,10 +47,15 @@ def test_unet_shapes_and_channel_cap():
 
 
 def test_paper_unet_size():
-    # 5 down / 5 up, channels doubling from 64: 64..1024
-    net = UNet1d(channels=64, depth=5)
+    # config/paper.yaml's U-Net: "5 down / 5 up" read as five levels (depth 4), channels doubling from 64 to 1024
+    import yaml
+
+    from declipbench.pipeline.plugins import ROOT
+
+    net_p = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["experiments"]["table1"]["method_defaults"]["network"]
+    net = UNet1d(channels=net_p["channels"], depth=net_p["depth"])
     widths = {m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv1d)}
-    assert {64, 128, 256, 512, 1024} <= widths
+    assert widths == {1, 64, 128, 256, 512, 1024}
 
 
 def test_masking_keeps_reliable_samples_exactly():
@@ -141,3 +146,19 @@ def test_network_options_reach_the_model_and_bad_ones_are_named():
     assert isinstance(model.net.upconv[0][0], torch.nn.Upsample)
     with pytest.raises(ValueError, match="t.network.padding"):
         resolve(NetworkMethod.declaration(), {"network": {"padding": "reflect"}}, "t")
+
+
+def test_depth_counts_poolings_as_the_first_authors_scales_minus_one():
+    """``depth`` is the number of max-pools: depth 4 with 64 channels is the first author's 1-D U-Net
+    (deepinv ``UNet(scales=5)``: five levels, 64 to 1024 channels, inputs padded to a multiple of 16)."""
+    net = UNet1d(channels=64, depth=4)
+    assert len(net.down) == 4 and len(net.up) == 4
+    assert [b.conv2.out_channels for b in [net.inc, *net.down]] == [64, 128, 256, 512, 1024]
+    seen = []
+    hook = [b.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[-1])) for b in [net.inc, *net.down]]
+    with torch.no_grad():
+        out = net(torch.randn(1, 1, 1000))
+    for h in hook:
+        h.remove()
+    assert seen == [1008, 504, 252, 126, 63]  # padded to the next multiple of 2**4, four halvings
+    assert out.shape == (1, 1, 1000)

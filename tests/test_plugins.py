@@ -106,7 +106,7 @@ def test_expand_variants_merges_declaration_config_and_grid():
     assert out == {"proposed_detached_use_mask@g_max=3": {
         "losses": ["mc", "ei"], "training": {"lr": 0.1},
         "ei": {"stop_gradient": True, "target_on_clipped": "measurement", "g_max": 3}}}
-    assert decl.variant_label("proposed_detached_use_mask@g_max=3") == "Proposed SSL (g_max=3)"
+    assert decl.variant_label("proposed_detached_use_mask@g_max=3") == "SSL, re-clipped measurements as EI targets (g_max=3)"
 
 
 def test_unknown_variant_and_method_are_clear():

@@ -44,11 +44,16 @@ def test_dry_run_paper_config_is_not_merged_with_demo():
             assert "network" not in s["params"]  # method_defaults reach only the methods that take them
             continue
         net = s["params"]["network"]
-        assert (net["channels"], net["depth"], net["max_channels"], net["arch"]) == (64, 5, None, "unet"), s["variant"]
+        assert (net["channels"], net["depth"], net["max_channels"], net["arch"]) == (64, 4, None, "unet"), s["variant"]
         assert net["bias"] is ("bias" in s["variant"])
     assert {s["label"] for s in specs} >= {"Identity", "Supervised", "Supervised 5%", "Supervised + EI",
-                                           "Proposed SSL", "Proposed SSL (gradients through both terms)", "MC only",
+                                           "Proposed SSL", "Proposed SSL, EI target detached",
+                                           "SSL, re-clipped measurements as EI targets",
+                                           "SSL, EI residual on reliable samples only (ours)", "MC only",
                                            "Proposed with bias", "A-SPADE", "S-SPADE"}
+    proposed = next(s for s in specs if s["label"] == "Proposed SSL")
+    assert proposed["variant"] == "proposed" and proposed["params"]["ei"]["stop_gradient"] is False
+    assert proposed["params"]["ei"]["target_on_clipped"] == "estimate" and proposed["params"]["ei"]["core_weight"] == 1.0
     # SPADE at the survey's settings, its window scaled to the data's rate (4096 at 22,050 Hz)
     assert {s["params"]["algorithm"] for s in specs if s["method"] == "spade"} == {"aspade", "sspade"}
 
@@ -111,8 +116,7 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     table = list(csv.DictReader(open(run / "tables" / "table1.csv")))
     labels = [r["label"] for r in table]
     assert labels == ["Identity", "Supervised", "Supervised 5%", "Supervised + EI", "Proposed SSL",
-                      "Proposed SSL (EI on measured targets, ours)", "MC only",
-                      "Proposed with bias (EI on measured targets, ours)", "My declipper"]
+                      "SSL, re-clipped measurements as EI targets", "MC only", "Proposed with bias", "My declipper"]
     for r in table:
         for m in ("sdr", "delta_sdr", "pesq"):
             assert r[f"{m}_n"] != "0", (r["label"], m)
@@ -120,6 +124,10 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     assert float(ident["delta_sdr_mean"]) == pytest.approx(0.0, abs=1e-9)
     md = (run / "tables" / "table1.md").read_text()
     assert "My declipper" in md and "**" in md and "±" in md
+    # the paired tests against the reference row the configuration names, Holm-adjusted
+    assert ("paired Wilcoxon signed-rank test against Proposed SSL (the reference row named in the configuration "
+            "before the run), p-values Holm-adjusted over the 8 rows compared") in md
+    assert [r["sdr_ref"] for r in table].count("True") == 1 and next(r for r in table if r["sdr_ref"] == "True")["label"] == "Proposed SSL"
     tex = (run / "tables" / "table1.tex").read_text()
     assert r"\toprule" in tex and r"\textbf{" in tex and "My declipper" in tex
     assert (run / "figures" / "table1_examples.png").stat().st_size > 10_000

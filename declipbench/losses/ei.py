@@ -90,7 +90,8 @@ class EILoss(Loss):
                                         "or the measurement y (the first author's 2024 code, option use_mask)"),
         "core_weight": Param(1.0, float, min=0, max=1,
                              help="weight of the residual where y is clipped, i.e. where the target is the "
-                                  "network's own estimate (1: eq. 11 as its text reads; 0: measured targets only)"),
+                                  "network's own estimate (1: eq. 11 as its text reads; 0: the residual on reliable "
+                                  "samples only)"),
     }
 
     @classmethod

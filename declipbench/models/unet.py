@@ -1,6 +1,11 @@
 """The U-Net of the paper (PAPER.md section 3), in 1-D (audio) and 2-D (images).
 
-An input block, ``depth`` down blocks and ``depth`` up blocks, two 3-tap convolutions + ReLU per block,
+``depth`` is the number of poolings: an input block, ``depth`` down blocks (each after a max-pool by 2) and
+``depth`` up blocks, so ``depth + 1`` resolution levels, and inputs padded to a multiple of ``2**depth``.
+The first author's 1-D U-Net (``deepinv.models.UNet(dim=1, scales=5)``, ``vsechaud/deepinv`` 610c416,
+``deepinv/models/unet.py``: blocks Conv1-Conv5, four max-pools, channels 64 to 1024, padding to a multiple
+of 16) is ``depth=4, channels=64``; the paper's appendix counts its "5 down and 5 up blocks" as the five
+levels. Two 3-tap convolutions + ReLU per block,
 max-pool down, transposed convolution up, skip connections, channels doubling from ``channels``
 (optionally capped), residual output. With ``bias=False`` (the default) there is no additive constant
 anywhere, so the network is positively homogeneous: ``f(l y) = l f(y)``, ``l > 0``.

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--title", default="")
     s.add_argument("--all-metrics", type=Path, required=True, help="tidy CSV of every item")
     s.add_argument("--prefix", type=Path, required=True, help="writes PREFIX.csv, PREFIX.md, PREFIX.tex")
+    s.add_argument("--reference", default="", help="METHOD/VARIANT: the row the paired tests compare with "
+                                                   "(default: the best row)")
     s.add_argument("inputs", type=Path, nargs="+")
 
     s = sub.add_parser("run-dir", help="print the results folder of a config (<results_dir>/<run>)")
@@ -265,7 +267,8 @@ def _run(args) -> int:
     elif args.step == "tables":
         from ..report.tables import write_tables
 
-        write_tables(args.inputs, args.metrics, args.prefix, args.all_metrics, args.title)
+        reference = tuple(args.reference.split("/", 1)) if args.reference else None
+        write_tables(args.inputs, args.metrics, args.prefix, args.all_metrics, args.title, reference=reference)
         print(Path(f"{args.prefix}.md").read_text())
     elif args.step == "figure":
         from ..data import io

@@ -277,7 +277,10 @@ def _check_experiments(config: dict, source: str) -> None:
             if key not in declared:
                 raise ConfigError(f"{source}: {where}.method_defaults.{key}: no method of the experiment takes "
                                   f"this parameter; they take: {sorted(declared)}")
-        section_variants(config, "experiments", name, source)
+        rows = [(m, v) for m, v, _ in section_variants(config, "experiments", name, source)]
+        if "reference" in exp and tuple(exp["reference"].split("/", 1)) not in rows:
+            raise ConfigError(f"{source}: {where}.reference: {exp['reference']!r} is not a row of the experiment; "
+                              f"its rows are {['/'.join(r) for r in rows]}")
 
 
 def _check_test_scaling(config: dict, experiment: str, source: str) -> None:

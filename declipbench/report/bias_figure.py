@@ -17,8 +17,8 @@ Measured per network and level (one CSV row each):
 * ``silence``: ``max |f(0)|``, the network's output on a silent input (0 exactly for a bias-free one).
 
 The networks are those the run trained for the experiment (first seed), named in the configuration
-(``figures.bias``: by default Table 1's "Proposed SSL (EI on measured targets, ours)" and "Proposed with
-bias (EI on measured targets, ours)", the same loss with and without biases).
+(``figures.bias``: by default Table 1's "Proposed SSL" and "Proposed with bias", the same loss with and
+without biases).
 """
 
 from __future__ import annotations

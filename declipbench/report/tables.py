@@ -13,9 +13,14 @@ standard deviation of the per-seed means) is given beside it in the notes and th
 could not score are excluded and counted in the ``missing`` column, so a NaN never enters a mean
 unnoticed, in every format. The best row of each column is in bold, ranked on the items every row scored
 (:func:`_rank`): a row with missing items is never ranked against complete rows on a different item set,
-and the table says so. Every other row is compared with the best one by a paired Wilcoxon signed-rank
-test (:func:`scipy.stats.wilcoxon`, two-sided) on the items both scored, each item as its mean over seeds;
-the p-values are in the notes and the CSV.
+and the table says so. Every other row is compared with a reference row by a paired Wilcoxon signed-rank
+test (:func:`scipy.stats.wilcoxon`, two-sided) on the items both scored, each item as its mean over seeds,
+and the p-values are adjusted for the number of rows compared by Holm's step-down method
+(:func:`holm`): the raw and the adjusted values are in the CSV, the adjusted ones in the notes. The
+reference is the experiment's ``reference`` row when the configuration names one (chosen before the
+run), else the best row of the column, which is chosen after seeing the results: the notes say which,
+since testing against the winner favours small p-values beyond what any adjustment for the number of
+rows corrects.
 """
 
 from __future__ import annotations
@@ -77,12 +82,25 @@ def paired_p_value(a: pd.Series, b: pd.Series) -> float:
     return float(stats.wilcoxon(d).pvalue)
 
 
-def summarise(rows: list[dict], metrics: list[str]) -> list[dict]:
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (NaN entries are not part of the family and
+    stay NaN): the i-th smallest of m becomes ``max_{j <= i} min(1, (m - j + 1) p_(j))``."""
+    finite = sorted((p, i) for i, p in enumerate(p_values) if math.isfinite(p))
+    out = [math.nan] * len(p_values)
+    m, running = len(finite), 0.0
+    for j, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - j) * p))
+        out[i] = running
+    return out
+
+
+def summarise(rows: list[dict], metrics: list[str], reference: tuple[str, str] | None = None) -> list[dict]:
     """One summary row per method/variant, in the order of the records, with per metric the mean over
     seeds, the standard deviation over scored items, the 95 % interval (``ci_low``, ``ci_high``), the
     spread over seeds (``seed_sd``), the items scored (``n``) and not scored (``missing``), the ranking
     (:func:`_rank`: ``best`` marks the best row, ``ranked_on`` the number of items it was ranked on) and
-    the paired test against the best row (``p_vs_best``)."""
+    the paired test against the reference row (``reference``: ``(method, variant)`` named before the run,
+    else the best row; ``ref`` marks it, ``p_vs_ref`` the raw p-value, ``p_holm`` the Holm-adjusted one)."""
     df = _frame(rows)
     keys = list(dict.fromkeys(zip(df["method"], df["variant"])))
     groups = {key: g for key, g in df.groupby(["method", "variant"], sort=False)}
@@ -108,13 +126,25 @@ def summarise(rows: list[dict], metrics: list[str]) -> list[dict]:
         counts = bad["note"].replace("", "non-finite").value_counts()
         row["notes"] = "; ".join(f"{n}× {k}" for k, n in sorted(counts.items()))
         out.append(row)
+    ref_index = None
+    if reference is not None:
+        if tuple(reference) not in keys:
+            raise ValueError(f"reference row {'/'.join(reference)} has no records; the rows are "
+                             f"{['/'.join(k) for k in keys]}")
+        ref_index = keys.index(tuple(reference))
     for m in metrics:
         best, ranked_on = _rank(scored[m], out, m)
-        for i, row in enumerate(out):
+        ref = ref_index if ref_index is not None and per_item[m][ref_index].size else (
+            None if ref_index is not None else best)
+        p = [math.nan if ref is None or i == ref else paired_p_value(per_item[m][i], per_item[m][ref])
+             for i in range(len(out))]
+        for i, (row, adjusted) in enumerate(zip(out, holm(p))):
             row[f"{m}_best"] = i == best
             row[f"{m}_ranked_on"] = ranked_on
-            row[f"{m}_p_vs_best"] = (math.nan if best is None or i == best
-                                     else paired_p_value(per_item[m][i], per_item[m][best]))
+            row[f"{m}_ref"] = i == ref
+            row[f"{m}_p_vs_ref"] = p[i]
+            row[f"{m}_p_holm"] = adjusted
+            row[f"{m}_ref_chosen"] = "before the run" if ref_index is not None else "after the results (best row)"
     return out
 
 
@@ -157,7 +187,8 @@ def failed_row(method: str, variant: str, label: str, seeds: int, reason: str, m
     for m in metrics:
         row.update({f"{m}_mean": math.nan, f"{m}_std": math.nan, f"{m}_ci_low": math.nan, f"{m}_ci_high": math.nan,
                     f"{m}_seed_sd": math.nan, f"{m}_n": 0, f"{m}_items": 0, f"{m}_missing": 0, f"{m}_best": False,
-                    f"{m}_ranked_on": 0, f"{m}_p_vs_best": math.nan})
+                    f"{m}_ranked_on": 0, f"{m}_ref": False, f"{m}_p_vs_ref": math.nan, f"{m}_p_holm": math.nan,
+                    f"{m}_ref_chosen": ""})
     return row
 
 
@@ -180,14 +211,18 @@ def _p(p: float) -> str:
 
 
 def _statistics_notes(summary: list[dict], metrics: list[str]) -> list[str]:
-    """The paired tests against the best row and, with several seeds, the spread over seeds."""
+    """The paired tests against the reference row and, with several seeds, the spread over seeds."""
     out = []
     for m in metrics:
-        best = [r for r in summary if r[f"{m}_best"]]
-        tested = [r for r in summary if math.isfinite(r[f"{m}_p_vs_best"])]
-        if best and tested:
-            out.append(f"{METRICS[m].unit}, paired Wilcoxon signed-rank test against {best[0]['label']}: "
-                       + "; ".join(f"{r['label']} {_p(r[f'{m}_p_vs_best'])}" for r in tested) + ".")
+        ref = [r for r in summary if r.get(f"{m}_ref")]
+        tested = [r for r in summary if math.isfinite(r[f"{m}_p_vs_ref"])]
+        if ref and tested:
+            chosen = ("the reference row named in the configuration before the run"
+                      if ref[0][f"{m}_ref_chosen"] == "before the run"
+                      else "the best row, chosen after seeing the results")
+            out.append(f"{METRICS[m].unit}, paired Wilcoxon signed-rank test against {ref[0]['label']} ({chosen}), "
+                       f"p-values Holm-adjusted over the {len(tested)} rows compared: "
+                       + "; ".join(f"{r['label']} {_p(r[f'{m}_p_holm'])}" for r in tested) + ".")
         spread = [r for r in summary if math.isfinite(r[f"{m}_seed_sd"])]
         if spread:
             out.append(f"{METRICS[m].unit}, spread over seeds (standard deviation of the per-seed means): "
@@ -246,17 +281,25 @@ def to_latex(summary: list[dict], metrics: list[str], title: str = "") -> str:
 
 
 def write_tables(metric_files: list[Path], metrics: list[str], prefix: Path, all_metrics_out: Path,
-                 title: str = "", failed: list[dict] | None = None) -> list[dict]:
+                 title: str = "", failed: list[dict] | None = None,
+                 reference: tuple[str, str] | None = None) -> list[dict]:
     """The table of the per-item records in ``metric_files``; ``failed`` lists the rows whose jobs gave no
-    result (``method``, ``variant``, ``label``, ``seeds``, ``reason``), appended and marked as failed."""
+    result (``method``, ``variant``, ``label``, ``seeds``, ``reason``), appended and marked as failed;
+    ``reference``: the ``(method, variant)`` the paired tests compare with (default: the best row). A
+    reference row that failed leaves the other rows untested, which the notes then omit."""
     rows = read_records(metric_files)
     write_records(all_metrics_out, rows)
-    summary = summarise(rows, metrics)
+    present = {(r["method"], r["variant"]) for r in rows}
+    summary = summarise(rows, metrics, reference if reference is None or tuple(reference) in present else None)
+    if reference is not None and tuple(reference) not in present:  # the reference failed: no test at all
+        for r in summary:
+            for m in metrics:
+                r.update({f"{m}_ref": False, f"{m}_p_vs_ref": math.nan, f"{m}_p_holm": math.nan})
     summary += [failed_row(f["method"], f["variant"], f["label"], f["seeds"], f["reason"], metrics) for f in failed or []]
     fields = ["method", "variant", "label", "seeds"] + [
         f"{m}_{k}" for m in metrics
         for k in ("mean", "std", "ci_low", "ci_high", "seed_sd", "n", "items", "missing", "best", "ranked_on",
-                  "p_vs_best")
+                  "ref", "p_vs_ref", "p_holm", "ref_chosen")
     ] + ["failed", "notes"]
     for r in summary:
         r.setdefault("failed", False)

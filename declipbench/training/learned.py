@@ -29,7 +29,9 @@ log = logging.getLogger("declipbench.learned")
 NETWORK = {
     "arch": Param("unet", choices=("unet", "hqs"), help="the bias-free U-Net, or the unfolded HQS network around it"),
     "channels": Param(64, int, min=1, help="channels of the first level (doubling at each level)"),
-    "depth": Param(5, int, min=1, help="down / up blocks"),
+    "depth": Param(5, int, min=1, help="poolings (down-sampling steps): the U-Net has depth + 1 resolution levels, an "
+                                       "input block and depth down blocks, depth up blocks, and pads its input to a "
+                                       "multiple of 2**depth; deepinv's UNet(scales=S) is depth S - 1"),
     "max_channels": Param(None, int, min=1, help="cap on the channels of a level (null: none)"),
     "bias": Param(False, help="additive biases (the network is then not homogeneous)"),
     "padding": Param("zeros", choices=("zeros", "replicate"),

@@ -270,8 +270,10 @@ def write_incomplete_tables():
         title = table_title_of(table)
         if failed:
             title += f" (incomplete: {len(missing)} of {len(files)} jobs gave no result)"
+        reference = CFG["experiments"][experiment].get("reference")
         write_tables(present, CFG["experiments"][experiment]["metrics"], PATHS.table(table, "md")[: -len(".md")],
-                     PATHS.table_metrics(table), title, failed=failed)
+                     PATHS.table_metrics(table), title, failed=failed,
+                     reference=tuple(reference.split("/", 1)) if reference else None)
         if failed:
             logger.warning(f"{PATHS.table(table, 'md')}: written without {len(failed)} failed method(s) "
                            f"({', '.join(f['label'] for f in failed)}), marked incomplete")

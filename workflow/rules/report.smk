@@ -20,6 +20,7 @@ rule table:
     params:
         metrics=lambda wc: CFG["experiments"][table_experiment(wc)]["metrics"],
         title=table_title,
+        reference=lambda wc: CFG["experiments"][table_experiment(wc)].get("reference", ""),
         prefix=lambda wc, output: output.md[: -len(".md")],
         item_metrics=lambda wc, input: [f for f in input if f.endswith(".csv")],
     log:
@@ -27,7 +28,7 @@ rule table:
     conda:
         "../envs/report.yaml"
     shell:
-        "python -m declipbench tables --metrics {params.metrics:q} --title {params.title:q}"
+        "python -m declipbench tables --metrics {params.metrics:q} --title {params.title:q} --reference {params.reference:q}"
         " --all-metrics {output.metrics:q} --prefix {params.prefix:q} {params.item_metrics:q} > {log:q} 2>&1"
 
 
