@@ -9,12 +9,12 @@ Where the data comes from, in this order:
    extracted (only ``genres/<genre>/<genre>.NNNNN.wav`` members; into a temporary folder renamed to
    ``genres/`` once complete).
 
-The original host (marsyas.info / opihi.cs.uvic.ca) is gone. Mirrors, tried in order:
-the Hugging Face copy maintained under the ``marsyas`` organisation
-(https://huggingface.co/datasets/marsyas/gtzan, file ``data/genres.tar.gz``) and the Internet Archive's
-capture of the original URL. Checksums: MD5 ``5b3d6dddb579ab49814ab86dba69e7c7`` (the one mirdata and
-torchaudio pin for ``genres.tar.gz``) and SHA-256 ``24347e02...4ef2c6`` (torchaudio's). A download that
-does not match is moved to ``genres.tar.gz.bad`` and never used.
+The original host (marsyas.info / opihi.cs.uvic.ca) is gone. The mirror is the Internet Archive's capture
+of the original URL, which serves the original bytes: 1,225,571,541 bytes, MD5
+``5b3d6dddb579ab49814ab86dba69e7c7`` (the one mirdata and torchaudio pin for ``genres.tar.gz``) and SHA-256
+``24347e02...4ef2c6`` (torchaudio's and TFDS's). The Hugging Face copy under the ``marsyas`` organisation is
+a repack with other bytes (its page lists SHA-256 ``b28cc067...``), so it is not a mirror of this file. A
+download that does not match is moved to ``genres.tar.gz.bad`` (the newest failed copy only) and never used.
 
 Preparation: files are split by file, per genre (``test_files_per_genre`` and ``val_files_per_genre``
 of each genre, chosen by a seeded hash of the file name), then cut into 1-s segments (at most 30 per
@@ -47,9 +47,10 @@ ARCHIVE = "genres.tar.gz"
 SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
 MD5 = "5b3d6dddb579ab49814ab86dba69e7c7"
 MIRRORS = [
-    "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz",
     "https://web.archive.org/web/20220328223413id_/http://opihi.cs.uvic.ca/sound/genres.tar.gz",
 ]
+#: bytes of the original archive (the size TFDS records for it)
+SIZE = 1_225_571_541
 KNOWN_CORRUPT = {"jazz.00054": "known-corrupt file of GTZAN; excluded by params.exclude"}
 PAPER_TRAIN_SEGMENTS = 21898
 MEMBER = re.compile(r"^genres/(%s)/\1\.\d{5}\.wav$" % "|".join(GENRES))
@@ -106,7 +107,7 @@ def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
         log.warning("GTZAN checksums overridden in the config (sha256=%s, md5=%s); the published ones are %s / %s",
                     p["sha256"], p["md5"], SHA256, MD5)
     fetch(archive, urls=list(p["urls"] or []) if p["download"] else [], sha256=p["sha256"], md5=p["md5"],
-          progress=p["progress"])
+          size=SIZE if p["sha256"] == SHA256 else None, progress=p["progress"])
     info = {"source": "archive", "archive": str(archive), "sha256": p["sha256"], "md5": p["md5"]}
     if _complete(root):
         return root, info

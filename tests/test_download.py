@@ -55,15 +55,38 @@ def test_checksum_mismatch_gives_clear_error_and_file_is_not_used(tmp_path):
     assert not dest.exists() and (tmp_path / "data.bin.bad").exists()
 
 
-def test_wrong_file_already_in_place_is_moved_aside_never_deleted(tmp_path):
+def test_wrong_file_already_in_place_is_moved_aside_and_only_the_newest_bad_copy_kept(tmp_path):
+    """Each failure sets the wrong file aside as ``.bad``; earlier failed copies (also the ``.bad.N`` of
+    older versions) are removed, so a 1.2 GB download failing again and again keeps one copy, not N."""
     dest = tmp_path / "data.bin"
-    for i in range(2):
+    (tmp_path / "data.bin.bad.1").write_bytes(b"left by an older version")
+    for i in range(3):
         dest.write_bytes(b"wrong %d" % i)
         with pytest.raises(ChecksumError, match="SHA-256: expected"):
             fetch(dest, urls=["https://127.0.0.1:9/unused"], sha256=SHA, progress=False)
         assert not dest.exists()
-    assert (tmp_path / "data.bin.bad").read_bytes() == b"wrong 0"
-    assert (tmp_path / "data.bin.bad.1").read_bytes() == b"wrong 1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin.bad"]
+    assert (tmp_path / "data.bin.bad").read_bytes() == b"wrong 2"
+
+
+def test_a_part_is_never_resumed_from_another_mirror(tmp_path):
+    """A ``.part`` left by mirror A is resumed from A; when A fails and mirror B is tried, B starts from
+    byte 0 (the bytes of two mirrors are never spliced), and the source record goes with the part."""
+    dest = tmp_path / "data.bin"
+    (tmp_path / "data.bin.part").write_bytes(b"spliced junk " * 100)
+    (tmp_path / "data.bin.part.source").write_text("https://127.0.0.1:9/elsewhere\n")
+    with LocalServer({"/b": PAYLOAD}) as srv:
+        fetch(dest, urls=[srv.url("/b")], sha256=SHA, progress=False)
+        assert srv.requests == [("/b", None)]  # no Range: the old bytes were dropped
+    assert dest.read_bytes() == PAYLOAD
+    assert not (tmp_path / "data.bin.part.source").exists() and not (tmp_path / "data.bin.part").exists()
+    # the same mirror resumes its own bytes
+    dest.unlink()
+    (tmp_path / "data.bin.part").write_bytes(PAYLOAD[:1000])
+    with LocalServer({"/b": PAYLOAD}) as srv:
+        (tmp_path / "data.bin.part.source").write_text(srv.url("/b") + "\n")
+        fetch(dest, urls=[srv.url("/b")], sha256=SHA, progress=False)
+        assert srv.requests == [("/b", "bytes=1000-")]
 
 
 def test_md5_is_checked_too(tmp_path):

@@ -4,7 +4,10 @@
   an HTTP ``Range`` request when a ``.part`` is already there, verifies its SHA-256 (and MD5 and size when
   given) and only then moves it onto ``dest``. A file already at ``dest`` with the right SHA-256 is used
   as is, without any network access (so an archive placed by hand is accepted). A file with the wrong
-  digest is renamed to ``<dest>.bad`` (never used, never deleted) and :class:`ChecksumError` is raised.
+  digest is renamed to ``<dest>.bad`` (never used; one such copy is kept, the newest, so repeated
+  failures of a large download do not fill the disk) and :class:`ChecksumError` is raised. A ``.part``
+  is resumed only from the mirror it came from (``<dest>.part.source`` names it): bytes of two mirrors
+  are never spliced into one file.
 * :func:`safe_extract` extracts a tar (optionally gzip/bz2/xz compressed) or zip archive, refusing any
   member that would land outside the target folder (absolute paths, ``..`` components, links pointing
   outside) and device files; each file is written to a temporary name and renamed into place.
@@ -85,13 +88,17 @@ def _check_hex(value: str | None, name: str, length: int) -> str | None:
 
 
 def _bad_name(path: Path) -> Path:
-    """``<name>.bad`` beside ``path``; ``.bad.1``, ``.bad.2``... if earlier ones exist (none is deleted)."""
-    candidate = path.with_name(path.name + ".bad")
-    i = 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}.bad.{i}")
-        i += 1
-    return candidate
+    """``<name>.bad`` beside ``path``. Earlier bad copies (``.bad``, and the ``.bad.N`` of older versions)
+    are removed first, with a log line: a failed copy is never used, and one is enough to inspect."""
+    for old in [path.with_name(path.name + ".bad"), *path.parent.glob(glob_escape(path.name) + ".bad.*")]:
+        if old.is_file():
+            log.warning("removing the earlier failed copy %s (only the newest one is kept)", old)
+            old.unlink()
+    return path.with_name(path.name + ".bad")
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 def _verify(path: Path, dest: Path, sha256: str, md5: str | None, size: int | None, urls) -> None:
@@ -266,8 +273,15 @@ def fetch(dest: Path, *, urls: list[str], sha256: str, md5: str | None = None, s
         raise DownloadError(f"{dest} is missing and no download URL is configured; place the file there by hand")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    source = dest.with_name(dest.name + ".part.source")  # the URL the bytes of ``part`` came from
     failures, mismatches = [], []
     for url in urls:
+        origin = source.read_text().strip() if source.is_file() else None
+        if part.exists() and origin is not None and origin != url:
+            log.warning("%s holds %d bytes from %s; they are not resumed from another mirror (%s): starting over",
+                        part, part.stat().st_size, origin, url)
+            part.unlink()
+        source.write_text(url + "\n")
         for attempt in range(1, ATTEMPTS_PER_MIRROR + 1):
             log.info("downloading %s -> %s (attempt %d)", url, dest, attempt)
             try:
@@ -286,8 +300,10 @@ def fetch(dest: Path, *, urls: list[str], sha256: str, md5: str | None = None, s
             except ChecksumError as exc:  # moved to .bad already; another mirror may have the right file
                 log.warning("%s", exc)
                 mismatches.append(str(exc))
+                source.unlink(missing_ok=True)
                 break
             os.replace(part, dest)
+            source.unlink(missing_ok=True)
             _write_stamp(dest, sha256)
             log.info("%s downloaded and verified (SHA-256 %s)", dest, sha256)
             return dest
