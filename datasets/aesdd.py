@@ -60,6 +60,30 @@ def find_root(base: Path) -> Path | None:
     return None
 
 
+def inputs(params: dict, data_dir: Path | None) -> list:
+    """What preparing AESDD reads (``declipbench check-data``). No archive of it has a published checksum,
+    so without ``path`` or an extracted folder it is a manual step until ``sha256`` is set."""
+    from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+
+    p = params
+    if p["path"]:
+        root = find_root(Path(p["path"]).expanduser())
+        return [Input("AESDD folder (params.path)", str(p["path"]), PRESENT if root else MANUAL,
+                      "" if root else f"it must hold the folders {list(EMOTIONS)}")]
+    base = Path(data_dir or "data") / "aesdd"
+    if find_root(base / "extracted") is not None:
+        return [Input("AESDD extracted folder", str(base / "extracted"), PRESENT)]
+    archive = base / p["archive"]
+    how = (f"obtain the database from {OFFICIAL_PAGE}, place its zip at {archive} (or set params.url), compute "
+           f"sha256sum {archive.name} and set datasets.<name>.params.sha256; or set params.path to an "
+           f"extracted '{FOLDER}' folder")
+    if archive.is_file():
+        return [Input("AESDD archive", str(archive), PRESENT if p["sha256"] else MANUAL, "" if p["sha256"] else how)]
+    if p["url"] and p["sha256"]:
+        return [Input("AESDD archive", str(archive), DOWNLOAD, p["url"])]
+    return [Input("AESDD archive", str(archive), MANUAL, how)]
+
+
 def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
     from declipbench.data.download import fetch, safe_extract
 

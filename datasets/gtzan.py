@@ -89,6 +89,31 @@ def locate(params: dict, data_dir: Path | None) -> Path:
     return root
 
 
+def inputs(params: dict, data_dir: Path | None) -> list:
+    """What preparing GTZAN reads (``declipbench check-data``): the extracted folder, or the archive,
+    present or to download."""
+    from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+
+    p = params
+    if p.get("path"):
+        root = Path(p["path"]).expanduser()
+        ok = _complete(root)
+        return [Input("GTZAN genres/ folder (params.path)", str(root), PRESENT if ok else MANUAL,
+                      "" if ok else f"{root} must hold the ten genre folders of genres.tar.gz")]
+    base = Path(data_dir or "data") / "gtzan"
+    if _complete(base / "genres"):
+        return [Input("GTZAN genres/ folder", str(base / "genres"), PRESENT)]
+    archive = base / ARCHIVE
+    if archive.is_file():
+        return [Input("GTZAN archive", str(archive), PRESENT)]
+    if p["download"] and p["urls"]:
+        return [Input("GTZAN archive", str(archive), DOWNLOAD, p["urls"][0],
+                      SIZE if p["sha256"] == SHA256 else None)]
+    return [Input("GTZAN archive", str(archive), MANUAL,
+                  f"place genres.tar.gz (SHA-256 {SHA256[:8]}...) there, or its extracted genres/ folder beside it, "
+                  "or set download: true")]
+
+
 def download(params: dict, data_dir: Path | None) -> tuple[Path, dict]:
     """Return the extracted ``genres/`` folder, fetching and extracting the archive if needed."""
     from declipbench.data.download import fetch, safe_extract

@@ -80,6 +80,23 @@ def split_files(files: list[Path], root: Path, p: dict) -> tuple[dict[str, list[
     return split_by_hash(files, root, fr, mins, seed), "seeded hash of the relative path"
 
 
+def inputs(params: dict, data_dir: Path | None) -> list:
+    """What preparing the HDR set reads (``declipbench check-data``): a folder of .hdr/.exr files, by
+    default the unpacked DrTMO archive, which has no published checksum."""
+    from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+
+    p = params
+    root = Path(p["path"]).expanduser() if p["path"] else Path(data_dir or "data") / "drtmo"
+    if root.is_dir() and list_files(root):
+        return [Input(f"HDR images ({len(list_files(root))} files)", str(root), PRESENT)]
+    if p["download"] and p["sha256"]:
+        return [Input("DrTMO archive", str(root / "drtmo_archive.zip"), DOWNLOAD, DRTMO_URL)]
+    return [Input("DrTMO HDR images", str(root), MANUAL,
+                  f"download the DrTMO archive ({DRTMO_URL}) and unpack it into {root} (its Train/ and Test/ "
+                  "folders of .hdr/.exr files become the splits), or give its sha256 with download: true, or "
+                  "set params.path to any folder of .hdr/.exr files")]
+
+
 def download(root: Path, sha256: str | None) -> None:
     """Fetch and unpack the DrTMO archive into ``root`` (needs the archive's sha256: none is published)."""
     if not sha256:

@@ -122,6 +122,19 @@ def scale_rows_to_input_sdr(rows: np.ndarray, target_db: float, tau: float, min_
     return out, why
 
 
+def inputs(params: dict, data_dir: Path | None) -> list:
+    """What preparing MAESTRO reads (``declipbench check-data``): the v3.0.0 zip (about 101 GB)."""
+    from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+
+    p = params
+    path = Path(p["zip"]).expanduser() if p.get("zip") else Path(data_dir or "data") / "maestro" / ARCHIVE
+    if path.is_file():
+        return [Input("MAESTRO v3.0.0 zip", str(path), PRESENT)]
+    if p["download"] and p["urls"]:
+        return [Input("MAESTRO v3.0.0 zip (about 101 GB)", str(path), DOWNLOAD, p["urls"][0])]
+    return [Input("MAESTRO v3.0.0 zip", str(path), MANUAL, f"place {ARCHIVE} there (from {URL}) or set download: true")]
+
+
 def download(params: dict, data_dir: Path | None) -> Path:
     """The verified zip: ``params.zip`` or ``<data_dir>/maestro/maestro-v3.0.0.zip``, downloaded if missing."""
     from declipbench.data.download import fetch

@@ -82,6 +82,21 @@ def selected(params: dict) -> list[str]:
     return names
 
 
+def inputs(params: dict, data_dir: str | Path | None) -> list:
+    """The excerpts the survey reads (``declipbench check-data``): present, or downloaded from the survey's
+    toolbox at its pinned commit."""
+    from declipbench.pipeline.inputs import DOWNLOAD, PRESENT, Input
+
+    root = directory(params, data_dir)
+    out = []
+    for name in selected(params):
+        dest = root / f"{name}.wav"
+        mirrors = [m.rstrip("/") + f"/{name}.wav" for m in (params.get("mirrors") or [])]
+        out.append(Input(f"SQAM excerpt {name}", str(dest), PRESENT if dest.is_file() else DOWNLOAD,
+                         "" if dest.is_file() else (mirrors + urls(name))[0]))
+    return out
+
+
 def fetch(params: dict, data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """The selected excerpts, verified: ``{name: path}``. Downloads only what is missing."""
     from declipbench.data.download import fetch as fetch_file

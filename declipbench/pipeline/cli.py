@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir", type=Path)
     s.add_argument("--out", type=Path, default=None)
 
+    s = sub.add_parser("check-data", help="every input of a run from outside the repository: present, to download "
+                                          "(size) or a manual step missing (what to do); exit 1 if one is missing")
+    s.add_argument("--configfile", type=Path, required=True)
+
     s = sub.add_parser("describe", help="the declared parameters of a method or a dataset module, with defaults")
     s.add_argument("kind", choices=("method", "dataset"))
     s.add_argument("name")
@@ -407,6 +411,14 @@ def _run(args) -> int:
 
             write_text(args.out, text)
         print(text)
+    elif args.step == "check-data":
+        from .config import load_config
+        from .inputs import missing_manual, run_inputs, summary
+
+        found = run_inputs(load_config(args.configfile))
+        print(f"Inputs of {args.configfile}:")
+        print(summary(found))
+        return 1 if missing_manual(found) else 0
     elif args.step == "describe":
         print(describe(args.kind, args.name))
     return 0

@@ -81,6 +81,16 @@ def read_idx_images(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, rows, cols)
 
 
+def mnist_inputs(data_dir: Path) -> list:
+    """MNIST's test images for Figures 5 and 6 (``declipbench check-data``)."""
+    from ..pipeline.inputs import DOWNLOAD, PRESENT, Input
+
+    path = Path(data_dir) / "mnist" / MNIST_TEST_IMAGES["name"]
+    if path.is_file():
+        return [Input("MNIST test images", str(path), PRESENT)]
+    return [Input("MNIST test images", str(path), DOWNLOAD, MNIST_TEST_IMAGES["urls"][0], MNIST_TEST_IMAGES["size"])]
+
+
 def mnist_digit(data_dir: Path, index: int, progress: bool = False) -> np.ndarray:
     """Test image ``index`` of MNIST in [0, 1], from ``<data_dir>/mnist/`` (downloaded there, checksummed and
     resumable, when absent; a file placed there by hand is used when its checksum is right)."""

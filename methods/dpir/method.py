@@ -12,6 +12,7 @@ fetched. Images are ``items x 3 x H x W`` in the linear, exposure-normalised dom
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,26 @@ class DPIR(Method):
                  "project": Param(True, help="return the projection onto the consistent set")},
         "batch_size": Param(4, int, min=1, help="images reconstructed together"),
     }
+
+    @classmethod
+    def inputs(cls, params: dict, data_dir) -> list:
+        """The official DRUNet weights when ``weights: official`` (``declipbench check-data``): no checksum is
+        published, so without ``official.sha256`` a missing file is a manual step."""
+        from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+
+        from .drunet import WEIGHT_URLS
+
+        if params["weights"] != "official":
+            return []
+        o = params["official"]
+        dest = Path(o["cache_dir"]) / f"drunet_{o['kind']}.pth"
+        if dest.is_file():
+            return [Input("DRUNet weights", str(dest), PRESENT)]
+        if o["sha256"] or os.environ.get("DECLIPBENCH_DRUNET_SHA256"):
+            return [Input("DRUNet weights", str(dest), DOWNLOAD, WEIGHT_URLS[o["kind"]])]
+        return [Input("DRUNet weights", str(dest), MANUAL,
+                      f"download {WEIGHT_URLS[o['kind']]} and place it there, or set official.sha256 to let "
+                      "the suite download and verify it")]
 
     @classmethod
     def check(cls, params: dict, where: str) -> None:

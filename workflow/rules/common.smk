@@ -277,3 +277,16 @@ def write_incomplete_tables():
         if failed:
             logger.warning(f"{PATHS.table(table, 'md')}: written without {len(failed)} failed method(s) "
                            f"({', '.join(f['label'] for f in failed)}), marked incomplete")
+
+
+# Every input of the run from outside the repository (declipbench.pipeline.inputs; `python -m declipbench
+# check-data --configfile ...` prints the same list): checked when the workflow starts, dry runs included,
+# so a missing manual step (an archive without a published checksum, weights placed by hand) is named in
+# seconds, not when its job runs hours later. Only the main process checks (not each job on a cluster).
+if workflow.is_main_process:
+    from declipbench.pipeline.inputs import missing_manual, run_inputs, summary
+
+    _INPUTS = run_inputs(CFG)
+    if missing_manual(_INPUTS):
+        logger.warning(f"Inputs of {CONFIG_SOURCE}: {len(missing_manual(_INPUTS))} manual step(s) missing; the "
+                       f"jobs that read them will fail until they are done:\n{summary(_INPUTS)}")
