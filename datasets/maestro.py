@@ -18,10 +18,10 @@ Selection (Moliner et al. 2023): training recordings of the years 2004, 2006,
 2009. Validation (monitoring only; the protocol has none): ``val_files`` recordings of the ``validation``
 split of the training years, chosen by a seeded hash.
 
-Test set (PAPER.md, Table 3): "clipped to a fixed input SDR, then normalised so τ = 0.1". Each test
+Test set (the paper, Table 3): "clipped to a fixed input SDR, then normalised so τ = 0.1". Each test
 segment ``x`` is scaled by ``tau / tau_x`` where ``tau_x`` clips ``x`` to ``test_input_sdr_db``
 (:func:`declipbench.data.levels.scale_to_input_sdr`), so clipping the stored segment at ``tau`` gives exactly
-that input SDR. PAPER.md does not give the SDR value: ``test_input_sdr_db`` has no default and must be
+that input SDR. The paper does not give the SDR value: ``test_input_sdr_db`` has no default and must be
 set in the config. Silent or near-silent segments (peak below ``test_min_peak``) and segments for which
 the target cannot be reached are dropped and counted in the manifest.
 """
@@ -59,7 +59,7 @@ PARAMETERS = {
     "max_segments_per_file": Param(None, int, min=1, help="null: all whole segments of each recording"),
     "max_files": Param(None, int, min=1, help="cap per split (seeded choice), for small trial runs"),
     "tau": Param(0.1, float, above=0, help="the experiment's clipping level (test scaling)"),
-    "test_input_sdr_db": Param(None, float, help="required: PAPER.md does not give Table 3's value"),
+    "test_input_sdr_db": Param(None, float, help="required: the paper does not give Table 3's value"),
     "test_min_peak": Param(1e-3, float, min=0, help="-60 dBFS: quieter test segments are dropped (noise floor)"),
     "on_error": Param("skip", choices=("fail", "skip")),
     "seed": Param(0, int, min=0),
@@ -154,7 +154,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     p = params
     if p["test_input_sdr_db"] is None:
         raise ValueError("datasets.<name>.params.test_input_sdr_db is not set: Table 3's test set is clipped to a "
-                         "fixed input SDR (PAPER.md) whose value the paper text we have does not give; set it "
+                         "fixed input SDR whose value the paper does not give; set it "
                          "in the config (a number in dB)")
     target = float(p["test_input_sdr_db"])
     archive = download(p, data_dir)

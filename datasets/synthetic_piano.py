@@ -11,7 +11,7 @@ is damped in ~50 ms. A short low-passed hammer thump and a low noise floor compl
 ``synthetic_music`` notes (sustained, vibrato, 6 partials), the energy arrives in sharp attacks that
 clipping hits first, followed by long, rich decays.
 
-Levels follow MAESTRO's protocol (PAPER.md, Table 3; ``datasets/maestro.py``): training and validation
+Levels follow MAESTRO's protocol (the paper, Table 3; ``datasets/maestro.py``): training and validation
 segments are peak-normalised and scaled log-uniformly in ``[peak_min, peak_max]``; with
 ``test_input_sdr_db`` set, every test segment is instead scaled so that clipping it at ``tau`` gives
 exactly that input SDR (:func:`declipbench.data.levels.scale_to_input_sdr`). ``tau`` must then be the

@@ -29,7 +29,7 @@ def scale_to_random_peak(x: np.ndarray, rng: np.random.Generator, peak_min: floa
 def scale_to_input_sdr(x: np.ndarray, target_db: float, tau: float) -> np.ndarray:
     """``x`` rescaled so that clipping it at ``tau`` gives an input SDR of ``target_db`` (float32).
 
-    Table 3's test protocol (PAPER.md): "clipped to a fixed input SDR, then normalised so tau = 0.1". The
+    Table 3's test protocol (the paper): "clipped to a fixed input SDR, then normalised so tau = 0.1". The
     SDR is scale-invariant, so clipping ``x * tau / t`` at ``tau`` equals clipping ``x`` at ``t`` up to the
     same factor, with ``t`` from :func:`declipbench.physics.tau_for_input_sdr`. Raises ``ValueError`` when
     the target cannot be reached (silent signal, or a target above what clipping at 0.99 of the peak gives).

@@ -1,4 +1,4 @@
-"""Losses of the paper (PAPER.md section 2), each an object with one signature (:mod:`.base`):
+"""Losses of the paper (eqs. 6, 7, 11, 12), each an object with one signature (:mod:`.base`):
 
 - ``mc``          :class:`~.mc.MCLoss`, eq. 7: squared error on reliable samples, one-sided penalty on clipped ones
 - ``naive_mc``    :class:`~.mc.NaiveMCLoss`, eq. 6: ``||y - eta(f(y))||^2`` (its gradient vanishes beyond tau)

@@ -1,4 +1,4 @@
-"""Amplitude equivariance (eq. 11, PAPER.md section 2): ``E_g ||g x_hat - f(eta(g x_hat))||^2`` with ``g ~ p_g``."""
+"""Amplitude equivariance (eq. 11 of the paper): ``E_g ||g x_hat - f(eta(g x_hat))||^2`` with ``g ~ p_g``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Measurement consistency: the naive loss of eq. 6 and the loss of eq. 7 (PAPER.md section 2)."""
+"""Measurement consistency: the naive loss of eq. 6 and the loss of eq. 7 (the paper's eqs. 6 and 7)."""
 
 from __future__ import annotations
 

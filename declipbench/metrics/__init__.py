@@ -1,4 +1,4 @@
-"""Metrics (PAPER.md section 7): one module each, and the registry the tables and the evaluate step use.
+"""Metrics (the paper's SDR, eq. 15, PSNR, eq. 14, PESQ and NIQE): one module each, and the registry the tables and the evaluate step use.
 
 Every score takes one item and returns ``(value, note)``: ``value`` is a float, or ``nan`` with ``note``
 saying why the item could not be scored (PESQ refuses silence; a reconstruction with NaN/Inf is flagged,

@@ -1,4 +1,4 @@
-"""Networks (PAPER.md section 3): the bias-free U-Net (:mod:`.unet`), the masking blend of eq. 13
+"""Networks of the paper: the bias-free U-Net (:mod:`.unet`), the masking blend of eq. 13
 (:mod:`.masking`), the unfolded HQS network (:mod:`.hqs`) and the MLP of the subspace experiment
 (:mod:`.mlp`). Private networks of one method (DPIR's DRUNet) live in its folder."""
 

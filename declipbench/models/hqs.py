@@ -1,4 +1,4 @@
-"""The unfolded HQS network of the paper (PAPER.md sections 3, 6): ``K`` iterations of the clipping prox and a
+"""The unfolded HQS network of the paper (its HDR network): ``K`` iterations of the clipping prox and a
 learned denoiser, trained end to end like the U-Net (Table 4's network at paper scale)."""
 
 from __future__ import annotations

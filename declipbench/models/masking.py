@@ -1,5 +1,5 @@
 """The masking blend of eq. 13: ``x_hat = m * f(y) + (1 - m) * y`` with ``m = 1`` on clipped samples, so
-reliable samples are returned exactly (PAPER.md section 3)."""
+reliable samples are returned exactly (the paper's eq. 13)."""
 
 from __future__ import annotations
 

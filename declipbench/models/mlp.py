@@ -1,4 +1,4 @@
-"""The MLP of the synthetic subspace experiment (PAPER.md section 5)."""
+"""The MLP of the synthetic subspace experiment (Section 5.2.2 of the paper)."""
 
 from __future__ import annotations
 

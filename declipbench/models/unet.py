@@ -1,4 +1,4 @@
-"""The U-Net of the paper (PAPER.md section 3), in 1-D (audio) and 2-D (images).
+"""The U-Net of the paper, in 1-D (audio) and 2-D (images).
 
 ``depth`` is the number of poolings: an input block, ``depth`` down blocks (each after a max-pool by 2) and
 ``depth`` up blocks, so ``depth + 1`` resolution levels, and inputs padded to a multiple of ``2**depth``.

@@ -1,4 +1,4 @@
-"""The virtual camera of the HDR experiments (PAPER.md section 5), after Eilertsen et al. 2017.
+"""The virtual camera of the HDR experiments (the paper's HDR experiments), after Eilertsen et al. 2017.
 
 1. exposure: ``x = H / Q_q(max_c H)`` with ``q ~ U[q_min, q_max]`` (default [0.85, 0.95]); the quantile is
    taken over the per-pixel maximum over the colour channels, so a fraction ``1 - q`` of the pixels has at
@@ -11,7 +11,7 @@
 Domain of the methods (a choice, the paper does not state it): **linear, exposure-normalised radiance**.
 The measurement handed to methods is ``y = f^-1(Q(f(x)))``: the curve is known and invertible, so ``y`` is
 ``min(x, 1)`` up to quantisation noise, which is the clipping model ``y = eta(x)`` with ``tau_max = 1`` of
-PAPER.md section 1, and amplitude scaling of ``x`` is a change of exposure. :func:`display` is the tone map
+the paper's forward model, and amplitude scaling of ``x`` is a change of exposure. :func:`display` is the tone map
 for viewing and NIQE.
 """
 

@@ -1,4 +1,4 @@
-"""The clipping forward model (PAPER.md section 1): thresholds, the operator eta and its masks.
+"""The clipping forward model (the paper's forward model, y = eta(x)): thresholds, the operator eta and its masks.
 
 ``y = eta(x)`` with ``eta(x)_i = min(max(x_i, tau_min), tau_max)``. Audio uses symmetric thresholds
 ``(-tau, tau)``; images use ``(0, 1)``. Works on numpy arrays and torch tensors alike.

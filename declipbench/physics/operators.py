@@ -1,4 +1,4 @@
-"""Linear operators in front of the clipping (``y = eta(A x)``, the toy experiment of PAPER.md section 5)."""
+"""Linear operators in front of the clipping (``y = eta(A x)``, the toy experiment, Section 5.2.1 of the paper)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Figure 3: a bias-free and a biased network, trained as in Table 1, on an *unsaturated* input.
 
 A bias-free ReLU network is positively homogeneous, ``f(a y) = a f(y)`` for ``a > 0`` and ``f(0) = 0``
-(PAPER.md section 3), so its relative error on an input does not depend on the input's level; a network
+(the paper's eq. 13), so its relative error on an input does not depend on the input's level; a network
 with biases has an offset that dominates quiet inputs. The figure takes one clean test item (the one with
 the median input SDR, or a configured one), rescales it so its peak lies *below* the clipping level
 (``level`` x tau, several levels down to 1/1000 of tau, so nothing clips and ``y = x``), and runs each

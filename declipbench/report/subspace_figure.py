@@ -1,4 +1,4 @@
-"""Figure 7: the synthetic subspace experiment of the paper (Section 5.2.2; PAPER.md section 4).
+"""Figure 7: the synthetic subspace experiment of the paper (Section 5.2.2 of the paper).
 
 For each cell ``(k, p)`` of a grid: a random ``k``-dimensional subspace of R^n (``n = 100``, a Gaussian basis
 ``B`` of ``n x k``), signals ``x = B c`` with ``c ~ N(0, I_k)``, each vector rescaled so that a proportion
@@ -113,7 +113,7 @@ def subspace_grid(ks: list[int], ps: list[float], progress: bool = True, **kw) -
 
 
 def ei_description(ei: dict) -> str:
-    """Which version of the EI term the parameters give (README, "The self-supervised loss")."""
+    """Which version of the EI term the parameters give (docs/self_supervised.md)."""
     parts = [f"g_max {ei.get('g_max', 2.0):g}"]
     if ei.get("core_weight", 1.0) == 0:
         parts.append("EI residual on reliable samples only (ours)")

@@ -1,4 +1,4 @@
-"""Figures 5 and 6: the toy experiment of Section 5.2.1 (PAPER.md section 4).
+"""Figures 5 and 6: the toy experiment of Section 5.2.1 of the paper.
 
 The signal set is one digit image ``x0`` (28 x 28) and its rescaled copies ``{a x0}``, ``a ~ Exp(mean mu)``;
 the measurements are ``y = eta(A a x0)`` with a Haar-random orthogonal ``A`` (n x n, n = 784) and clipping
@@ -16,7 +16,7 @@ at ``tau = 1``.
   ``||x_hat - a x0|| / ||a x0||`` against the dynamic range ``||a x0||``, with the back-projection ``A^T y``
   as the no-learning reference, and the reconstructions at a few amplitudes.
 
-Choices the paper leaves open (configuration values, ``figures.toy``; README, "Figures"): the digit is
+Choices the paper leaves open (configuration values, ``figures.toy``; docs/figures.md): the digit is
 normalised to ``||x0|| = sqrt(n)``, so the entries of ``A x0`` have unit mean square and ``a = 1`` clips
 about a third of them; ``mu``; the network (the paper: a bias-free U-Net with 4 down and 4 up blocks; here
 the suite's bias-free U-Net, depth and width configurable) acting on the back-projection ``A^T y`` and

@@ -1,4 +1,4 @@
-"""Social sparsity (PAPER.md section 6): :func:`.sparsity.declip` on each item, no training.
+"""Social sparsity (Siedenburg et al. 2014, as run by the declipping survey of Zaviška et al. 2021): :func:`.sparsity.declip` on each item, no training.
 
 Everything private to the method is in this folder: the tight Gabor frame, the (P)EW shrinkage, the
 survey's loop and its plain transcription (the test oracle) are in :mod:`.sparsity`.

@@ -1,9 +1,9 @@
 """Social-sparsity declipping (Siedenburg et al. 2014, as run by the survey of Zaviska et al. 2021).
 
-PAPER.md section 6. Synthesis model on a tight (Parseval) Gabor frame, FISTA-like iterations with
+The declipping survey's algorithm (Zaviška et al. 2021). Synthesis model on a tight (Parseval) Gabor frame, FISTA-like iterations with
 lambda continuation and (P)EW shrinkage.
 
-Choices made here (PAPER.md is silent on them):
+Choices made here (the survey's text is silent on them):
 
 * **Frame.** Periodic Hann window of length ``w``, hop ``a``, ``M >= w`` frequency channels (``M`` even).
   Frame ``n`` covers samples ``n*a - w/2 ... n*a + w/2 - 1`` (centred on ``n*a``), circularly on the
@@ -246,7 +246,7 @@ def _frame_args(window, hop, channels, sample_rate):
 
 
 # ---------------------------------------------------------------------------------------------------
-# the oracle: a literal transcription of PAPER.md section 6, one signal at a time
+# the oracle: a literal transcription of the survey's algorithm, one signal at a time
 
 def declip_plain(y, tau: float, *, window: int | None = None, hop: int | None = None,
                  channels: int | None = None, sample_rate: int = SURVEY_RATE, lambdas=None,
@@ -339,7 +339,7 @@ def _box_sum_fast(e: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tenso
 #: CPU chunking: signals are processed in groups whose per-iteration temporaries stay below glibc's
 #: largest dynamic mmap threshold (32 MiB); above it every large temporary is mmap'ed and page-faulted
 #: afresh at every iteration (measured: 4 SQAM excerpts in one batch ran 1.4x slower per case than one
-#: at a time on CPU-2). On CUDA all signals form one batch (the caching allocator reuses memory).
+#: at a time on 2 CPU cores). On CUDA all signals form one batch (the caching allocator reuses memory).
 CPU_CHUNK_BYTES = 24 * 2**20
 
 
