@@ -8,7 +8,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo claim test test-slow lint dry-run clean-demo
+.PHONY: install demo claim test test-full test-slow lint dry-run
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
@@ -38,10 +38,13 @@ claim: install  ## the paper's central claim on embedded data (config/claim.yaml
 # the snakemake runs on their start-up; TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-test: install  ## the test suite (a few minutes)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+test: install  ## the test suite without the long set (under 5 minutes on 2 cores)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow and not full"
 
-test-slow: install  ## long checks too
+test-full: install  ## the long set: fidelity cases against published numbers, the Slurm cluster, the report in a browser
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "full and not slow"
+
+test-slow: install  ## every check, the slowest fidelity sweeps too
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow"
 
 lint: install

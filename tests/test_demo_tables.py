@@ -130,6 +130,7 @@ def test_identical_training_reuses_the_earlier_model():
 
 
 # --------------------------------------------------------------- the demo's audio tables, tiny
+@pytest.mark.full
 def test_demo_audio_tables_tiny_end_to_end(tmp_path):
     cfg = copy.deepcopy(DEMO)
     cfg.update(run="tiny_audio", results_dir=str(tmp_path / "results"), threads=1, progress=False)

@@ -260,6 +260,7 @@ def runs(profile_dry_run, cluster, tmp_path_factory):
                            local_rc=local_run.returncode, jobs=jobs, seconds=seconds)
 
 
+@pytest.mark.full
 def test_every_rule_ran_as_a_slurm_job(runs):
     assert runs.main_rc == 0, runs.main[-3000:]
     subs = _submissions(runs.main)
@@ -284,6 +285,7 @@ def test_every_rule_ran_as_a_slurm_job(runs):
         assert list((logs / rule).rglob("*.log")), rule
 
 
+@pytest.mark.full
 def test_gpu_rules_request_a_gpu_and_declared_resources(runs):
     from declipbench.pipeline.plugins import discover_methods
 
@@ -308,6 +310,7 @@ def test_gpu_rules_request_a_gpu_and_declared_resources(runs):
     assert gpu_jobs == {("train", "table1_supervised_full_0"), ("reconstruct", "table1_supervised_full_0")}
 
 
+@pytest.mark.full
 def test_tables_identical_to_the_local_run(runs):
     assert runs.local_rc == 0, runs.local_log[-3000:]
     tables = sorted(p.relative_to(runs.local) for p in (runs.local / "results" / RUN / "tables").rglob("*")
@@ -319,6 +322,7 @@ def test_tables_identical_to_the_local_run(runs):
                 if p.is_file() and p.relative_to(runs.slurm) not in tables]
 
 
+@pytest.mark.full
 def test_training_job_log_shows_epochs_with_eta(runs):
     ((jobid,),) = [ids for (rule, _), ids in _by_rule(_submissions(runs.main)).items() if rule == "train"]
     rel = f"results/{RUN}/logs/train/table1/supervised/full/seed0.log"
@@ -329,6 +333,7 @@ def test_training_job_log_shows_epochs_with_eta(runs):
     assert epochs == ["1", "2"], (runs.slurm / rel).read_text()
 
 
+@pytest.mark.full
 def test_failing_job_is_reported_with_its_logs(runs):
     assert runs.failed_rc != 0
     errors = re.findall(r"Error in rule prepare_dataset:\n\s+message: SLURM-job '(\d+)' failed.*?\n(?:.*\n)*?"
@@ -344,6 +349,7 @@ def test_failing_job_is_reported_with_its_logs(runs):
     assert "At least one job did not complete successfully" in runs.failed
 
 
+@pytest.mark.full
 def test_interrupted_run_resumes_with_rerun_incomplete(runs):
     it = runs.interrupted
     # the kill left the dataset job's outputs half written and marked incomplete ...

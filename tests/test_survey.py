@@ -243,6 +243,7 @@ def _fidelity(signals, input_sdrs, tmp_path, threads=None):
     return diffs
 
 
+@pytest.mark.full
 def test_fidelity_one_case(tmp_path):
     if not (SQAM / "reference_dsdr.csv").is_file():
         pytest.skip(f"SQAM fixtures not found at {SQAM}")

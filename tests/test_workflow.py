@@ -164,6 +164,7 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     assert "Nothing to be done" in again
 
 
+@pytest.mark.full
 def test_report_opens_in_chromium_with_the_table_and_clips_of_the_right_length(tiny_run, tmp_path):
     """The run's HTML report (snakemake --report), opened in headless Chromium as a reader does: the table page
     shows the table and plays every chosen item for clean, clipped and each method, each clip lasting its

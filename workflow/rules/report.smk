@@ -28,7 +28,7 @@ rule table:
     conda:
         "../envs/report.yaml"
     shell:
-        "python -m declipbench tables --metrics {params.metrics:q} --title {params.title:q} --reference {params.reference:q}"
+        "python -m declipbench tables --metrics {params.metrics:q} --title {params.title:q} --reference={params.reference:q}"
         " --all-metrics {output.metrics:q} --prefix {params.prefix:q} {params.item_metrics:q} > {log:q} 2>&1"
 
 
