@@ -8,7 +8,8 @@ import yaml
 
 from conftest import ROOT
 from declipbench.pipeline.config import load_config
-from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, missing_manual, run_inputs, summary
+from declipbench.pipeline.data_check import run_inputs
+from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, missing_manual, summary
 
 
 def _by_what(inputs):

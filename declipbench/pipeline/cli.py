@@ -413,7 +413,8 @@ def _run(args) -> int:
         print(text)
     elif args.step == "check-data":
         from .config import load_config
-        from .inputs import missing_manual, run_inputs, summary
+        from .data_check import run_inputs
+        from .inputs import missing_manual, summary
 
         found = run_inputs(load_config(args.configfile))
         print(f"Inputs of {args.configfile}:")

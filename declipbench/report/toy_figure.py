@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.mnist import MNIST_TEST_IMAGES  # the file, its mirrors and checksum
 from .formatting import write_values_csv
 
 log = logging.getLogger("declipbench.figures")
@@ -44,15 +45,6 @@ SIDE = 28
 N = SIDE * SIDE
 FIELDS = ["a", "dynamic_range", "clipped_fraction", "backprojection_error", "mc_error", "mc_ei_error"]
 UNIQUENESS_FIELDS = ["a", "a_next", "distance_without_A", "distance_with_A", "clipped_without_A", "clipped_with_A"]
-
-#: MNIST's test images (LeCun, Cortes, Burges), from two maintained mirrors of the original files
-MNIST_TEST_IMAGES = {
-    "name": "t10k-images-idx3-ubyte.gz",
-    "urls": ["https://storage.googleapis.com/cvdf-datasets/mnist/t10k-images-idx3-ubyte.gz",
-             "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz"],
-    "sha256": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-    "size": 1648877,
-}
 
 
 # ------------------------------------------------------------------------------------------- the digit
@@ -79,16 +71,6 @@ def read_idx_images(path: Path) -> np.ndarray:
     if len(data) != 16 + count * rows * cols:
         raise ValueError(f"{path}: {len(data) - 16} bytes of pixels, the header announces {count} x {rows} x {cols}")
     return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, rows, cols)
-
-
-def mnist_inputs(data_dir: Path) -> list:
-    """MNIST's test images for Figures 5 and 6 (``declipbench check-data``)."""
-    from ..pipeline.inputs import DOWNLOAD, PRESENT, Input
-
-    path = Path(data_dir) / "mnist" / MNIST_TEST_IMAGES["name"]
-    if path.is_file():
-        return [Input("MNIST test images", str(path), PRESENT)]
-    return [Input("MNIST test images", str(path), DOWNLOAD, MNIST_TEST_IMAGES["urls"][0], MNIST_TEST_IMAGES["size"])]
 
 
 def mnist_digit(data_dir: Path, index: int, progress: bool = False) -> np.ndarray:

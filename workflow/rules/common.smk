@@ -284,7 +284,8 @@ def write_incomplete_tables():
 # so a missing manual step (an archive without a published checksum, weights placed by hand) is named in
 # seconds, not when its job runs hours later. Only the main process checks (not each job on a cluster).
 if workflow.is_main_process:
-    from declipbench.pipeline.inputs import missing_manual, run_inputs, summary
+    from declipbench.pipeline.data_check import run_inputs
+    from declipbench.pipeline.inputs import missing_manual, summary
 
     _INPUTS = run_inputs(CFG)
     if missing_manual(_INPUTS):
