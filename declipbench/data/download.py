@@ -29,6 +29,7 @@ import re
 import shutil
 import socket
 import stat
+import sys
 import tarfile
 import tempfile
 import time
@@ -224,8 +225,10 @@ def _transfer(url: str, part: Path, size: int | None, progress: bool, timeout: f
         length = int(length) if length and length.isdigit() else None
         total = offset + length if length is not None else size
         received = 0
+        # a live bar on a terminal; in a job's log file one line every 30 s (as training's)
         bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=part.name.removesuffix(".part"), disable=not progress, leave=False)
+                   desc=part.name.removesuffix(".part"), disable=not progress, leave=False,
+                   mininterval=2.0 if sys.stderr.isatty() else 30.0)
         try:
             with open(part, mode) as out:
                 while True:
