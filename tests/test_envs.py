@@ -124,7 +124,7 @@ def test_method_envs_list_what_methods_import():
     for name, decl in discover_methods().items():
         files = [CLI, STEPS, *sorted(decl.path.parent.glob("*.py"))]
         needed = {CONDA_NAME.get(m, m).lower() for m in closure(files)}
-        env = ENVS / f"{decl.env}.yaml"
+        env = decl.env_file
         missing = needed - env_packages(env)
         assert not missing, f"{env.relative_to(ROOT)} (env of method {name}) lacks {sorted(missing)}"
 
@@ -173,3 +173,66 @@ def test_rules_without_torch_never_import_it(env):
     """The data, eval and report envs have no torch: nothing their rules run may import it (the closure
     follows imports inside functions too)."""
     assert "torch" not in closure(RULE_CODE[env])
+
+
+# conda package name -> pip distribution name, where they differ
+CONDA_TO_PIP = {"pytorch": "torch", "pysoundfile": "soundfile", "matplotlib-base": "matplotlib",
+            "snakemake-minimal": "snakemake"}
+
+
+def _env_specs(path: Path) -> list[tuple[str, str]]:
+    """``(pip name, version specifier)`` of every dependency of a conda env file (conda's ``=x`` as ``==x.*``)."""
+    env = yaml.safe_load(path.read_text())
+    out = []
+    for dep in env["dependencies"]:
+        for d in (dep.get("pip", []) if isinstance(dep, dict) else [dep]):
+            d = d.split("#")[0].strip()
+            if d.startswith("-") or not d:
+                continue
+            name = re.split(r"[<>=!~ ]", d)[0]
+            spec = d[len(name):].strip()
+            if re.fullmatch(r"=[^=].*", spec):  # conda's "python=3.11"
+                spec = f"=={spec[1:]}.*"
+            out.append((CONDA_TO_PIP.get(name.lower(), name.lower()), spec))
+    return out
+
+
+@pytest.mark.parametrize("path", sorted(ENVS.glob("*.yaml")) + [ROOT / "environment.yml"], ids=lambda p: p.name)
+def test_env_files_use_conda_forge_and_admit_the_tested_versions(path):
+    """Every env file resolves from conda-forge alone (the retired `pytorch` channel is not used) and its
+    version bounds admit the versions the suite was tested with (constraints.txt), so the conda route and
+    the venv route install the same code."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+
+    env = yaml.safe_load(path.read_text())
+    assert env["channels"] == ["conda-forge", "nodefaults"], path.name
+    pins = {canonicalize_name(line.split("==")[0]): line.split("==")[1].strip()
+            for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
+    checked = 0
+    for name, spec in _env_specs(path):
+        key = canonicalize_name(name)
+        if name in ("python", "pip", "declipbench") or key not in pins or not spec:
+            continue
+        version = pins[key].split("+")[0]  # a local build label (+cpu) is not part of the version
+        assert version in SpecifierSet(spec), f"{path.name}: {name}{spec} excludes {version}, the tested version"
+        checked += 1
+    assert checked >= 3, path.name
+
+
+def test_a_method_may_ship_its_own_env_file(tmp_path):
+    """``env: env.yaml`` in method.yaml: the method's rules use the file in its own folder (nothing in
+    workflow/envs/ to edit); a missing file is named."""
+    import shutil
+
+    from declipbench.pipeline.plugins import PluginError, validate_declaration
+
+    folder = tmp_path / "methods" / "mine"
+    shutil.copytree(ROOT / "methods" / "_template", folder)
+    decl = (folder / "method.yaml").read_text().replace("name: template", "name: mine")
+    (folder / "method.yaml").write_text(decl.replace("\nenv: torch", "\nenv: env.yaml"))
+    with pytest.raises(PluginError, match="field 'env': no env file .*env.yaml"):
+        validate_declaration(folder / "method.yaml")
+    (folder / "env.yaml").write_text((ENVS / "torch.yaml").read_text())
+    assert validate_declaration(folder / "method.yaml").env_file == folder / "env.yaml"
+    assert discover_methods()["identity"].env_file == ENVS / "torch.yaml"

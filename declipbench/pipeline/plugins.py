@@ -183,6 +183,11 @@ class Declaration:
         return self.path.parent
 
     @property
+    def env_file(self) -> Path:
+        """The conda env file of its rules (:func:`env_file`)."""
+        return env_file(self.folder, self.data["env"])
+
+    @property
     def default_variants(self) -> list[str]:
         return list(self.data.get("default_variants") or self.data["variants"])
 
@@ -233,10 +238,18 @@ def validate_declaration(path: Path) -> Declaration:
             raise PluginError(f"{path}: field 'default_variants': {v!r} is not one of the variants {sorted(data['variants'])}")
     if not (path.parent / "method.py").exists():
         raise PluginError(f"{path.parent}: missing method.py next to method.yaml")
-    env = ROOT / "workflow" / "envs" / f"{data['env']}.yaml"
+    env = env_file(path.parent, data["env"])
     if not env.exists():
-        raise PluginError(f"{path}: field 'env': no env file {env.relative_to(ROOT)}")
+        raise PluginError(f"{path}: field 'env': no env file {env}")
     return Declaration(data["name"], path, data)
+
+
+def env_file(folder: Path, env: str) -> Path:
+    """A method's conda env file: ``env`` names a file of its folder (``env.yaml``) or a shared env
+    (``torch``: ``workflow/envs/torch.yaml``)."""
+    if env.endswith((".yaml", ".yml")):
+        return Path(folder) / env
+    return ROOT / "workflow" / "envs" / f"{env}.yaml"
 
 
 def method_folders(root: Path | str = ROOT, include_private: bool = False) -> list[Path]:

@@ -94,7 +94,8 @@ def spec(wildcards):
 
 
 def method_env(wildcards):
-    return f"../envs/{METHODS[wildcards.method].env}.yaml"
+    # conda: paths are relative to this file's folder, workflow/rules/
+    return os.path.relpath(METHODS[wildcards.method].env_file, os.path.join(workflow.basedir, "workflow", "rules"))
 
 
 def method_resource(key):
