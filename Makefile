@@ -7,6 +7,11 @@ BIN := $(abspath $(VENV))/bin
 CORES ?= 2
 CONFIG ?= config/config.yaml
 export PATH := $(BIN):$(PATH)
+# PyTorch's CPU-only wheels (about 0.2 GB instead of several GB of CUDA libraries) on a machine without an
+# NVIDIA GPU; PyPI's default build where nvidia-smi is found. TORCH_INDEX=URL picks another index,
+# TORCH_INDEX= (empty) plain PyPI.
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
+PIP_TORCH := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 
 .PHONY: install demo claim test test-full test-slow lint dry-run
 
@@ -15,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	  echo "declipbench needs Python >= 3.11 (Snakemake 9 does); '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." >&2; \
 	  echo "Run with another interpreter: make PYTHON=python3.11 ..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet $(PIP_TORCH) -c constraints.txt -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
