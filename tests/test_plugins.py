@@ -204,3 +204,16 @@ def test_describe_lists_the_declared_parameters(capsys):
     assert main(["describe", "dataset", "synthetic_music"]) == 0
     assert "| `splits.train` | `2000` | int, >= 0 |" in capsys.readouterr().out
     assert main(["describe", "method", "magic"]) == 2
+
+
+def test_a_copy_of_the_package_without_its_checkout_is_refused_with_what_to_do(tmp_path):
+    """A non-editable install puts the package in site-packages without methods/, datasets/, workflow/:
+    the suite refuses it, naming what is missing and the editable install."""
+    from declipbench.pipeline.plugins import ROOT, require_checkout
+
+    assert require_checkout() == ROOT
+    (tmp_path / "declipbench").mkdir()
+    with pytest.raises(RuntimeError, match=r"no methods, datasets, workflow/ beside the package.*pip install -e"):
+        require_checkout(tmp_path)
+    with pytest.raises(RuntimeError, match="no methods/"):
+        discover_methods(tmp_path)

@@ -45,6 +45,20 @@ METHOD_SCHEMA = ROOT / "workflow" / "schemas" / "method.schema.yaml"
 MODALITIES = ("audio", "image")
 
 
+def require_checkout(root: Path | str = ROOT, needs: tuple[str, ...] = ("methods", "datasets", "workflow")) -> Path:
+    """The repository the package runs from: methods/, datasets/ and workflow/ live beside the package,
+    so only an editable install (``pip install -e .``, what ``make`` does) works. A copy of the package
+    alone (``pip install .`` into site-packages) is refused here, with what to do."""
+    root = Path(root)
+    missing = [d for d in needs if not (root / d).is_dir()]
+    if missing:
+        raise RuntimeError(
+            f"declipbench runs from its repository checkout, but {root} has no {', '.join(missing)}/ beside the "
+            f"package (a non-editable install copies the package alone). Install it editable from the "
+            f"checkout: pip install -e /path/to/declipbench (make install does)")
+    return root
+
+
 class PluginError(ValueError):
     """A malformed plug-in or a wrong reference to one; the message names the file and the field."""
 
@@ -260,6 +274,7 @@ def method_folders(root: Path | str = ROOT, include_private: bool = False) -> li
 
 
 def discover_methods(root: Path | str = ROOT, include_private: bool = False) -> dict[str, Declaration]:
+    require_checkout(root, ("methods",))
     found = {}
     for folder in method_folders(root, include_private):
         yml = folder / "method.yaml"
