@@ -27,7 +27,7 @@ from .parameters import resolve, restrict
 from .paths import Paths
 from .plugins import (ROOT, Declaration, PluginError, dataset_params, discover_datasets, discover_methods,
                       display_path, load_dataset, method_class, method_params, unknown_method)
-from .schema import errors, fill_defaults, load_schema
+from .schema import errors, fill_defaults, load_schema, load_yaml, non_finite
 
 CONFIG_SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -156,6 +156,10 @@ def _resolve_section(config: dict, kind: str, name: str, source: str) -> list[tu
 
 # ------------------------------------------------------------------------------------- validation
 def validate_config(config: dict, source: str = "config") -> dict:
+    bad = non_finite(config)
+    if bad:
+        raise ConfigError(f"{source}: {bad} is not a finite number (NaN and infinities are refused everywhere "
+                          f"in a configuration)")
     schema = load_schema(CONFIG_SCHEMA)
     problems = errors(schema, config)
     if problems:
@@ -278,6 +282,14 @@ def _check_experiments(config: dict, source: str) -> None:
                 raise ConfigError(f"{source}: {where}.method_defaults.{key}: no method of the experiment takes "
                                   f"this parameter; they take: {sorted(declared)}")
         rows = [(m, v) for m, v, _ in section_variants(config, "experiments", name, source)]
+        labels: dict[str, tuple[str, str]] = {}
+        for m, v in rows:
+            label = methods[m].variant_label(v)
+            if label in labels:
+                raise ConfigError(f"{source}: {where}.methods: {m}/{v} and {'/'.join(labels[label])} have the same "
+                                  f"label {label!r}: their table rows could not be told apart; give one of them "
+                                  f"another label (variants.<name>.label in its method.yaml)")
+            labels[label] = (m, v)
         if "reference" in exp and tuple(exp["reference"].split("/", 1)) not in rows:
             raise ConfigError(f"{source}: {where}.reference: {exp['reference']!r} is not a row of the experiment; "
                               f"its rows are {['/'.join(r) for r in rows]}")
@@ -332,8 +344,7 @@ def _check_surveys(config: dict, source: str) -> None:
 def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
     config: dict = {}
     for p in paths:
-        with open(p) as fh:
-            config = deep_merge(config, yaml.safe_load(fh) or {})
+        config = deep_merge(config, load_yaml(p) or {})
     config = deep_merge(config, overrides or {})
     return validate_config(config, ", ".join(str(p) for p in paths) or "config")
 

@@ -38,7 +38,7 @@ import numpy as np
 import yaml
 
 from .parameters import resolve
-from .schema import errors, fill_defaults, load_schema
+from .schema import errors, fill_defaults, load_schema, load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 METHOD_SCHEMA = ROOT / "workflow" / "schemas" / "method.schema.yaml"
@@ -214,8 +214,7 @@ class Declaration:
 
 @lru_cache(maxsize=256)
 def _parse_yaml(path: str, mtime_ns: int, size: int) -> Any:
-    with open(path) as fh:
-        return yaml.safe_load(fh)
+    return load_yaml(path)
 
 
 def _load_yaml(path: Path) -> Any:
@@ -227,6 +226,8 @@ def _load_yaml(path: Path) -> Any:
         return copy.deepcopy(_parse_yaml(str(path), st.st_mtime_ns, st.st_size))
     except yaml.YAMLError as exc:
         raise PluginError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # a key given twice (schema.DuplicateKeyError names the file)
+        raise PluginError(str(exc)) from exc
 
 
 @lru_cache(maxsize=None)

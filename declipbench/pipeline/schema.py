@@ -8,6 +8,58 @@ from pathlib import Path
 import yaml
 
 
+class DuplicateKeyError(ValueError):
+    """A YAML mapping names the same key twice (YAML itself would keep the last one silently)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise DuplicateKeyError(
+                        f"line {key_node.start_mark.line + 1}: key {key!r} is given twice in one mapping (first on "
+                        f"line {seen[key] + 1}); YAML would silently keep the last one")
+                seen[key] = key_node.start_mark.line
+            except TypeError:  # an unhashable key: let the base class report it
+                pass
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(path: Path | str):
+    """A YAML file (the configuration, a method.yaml) with duplicate keys refused, naming the file,
+    the key and both lines."""
+    with open(path) as fh:
+        try:
+            return yaml.load(fh, Loader=_StrictLoader)
+        except DuplicateKeyError as exc:
+            raise DuplicateKeyError(f"{path}: {exc}") from None
+
+
+def non_finite(obj, where: str = ""):
+    """``"dotted.place = value"`` of the first NaN or infinite number in a nested configuration, or None."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return f"{where or 'value'} = {obj!r}"
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, list):
+        items = ((f"[{i}]", v) for i, v in enumerate(obj))
+    else:
+        return None
+    for k, v in items:
+        key = k if str(k).startswith("[") else (f"{where}.{k}" if where else str(k))
+        found = non_finite(v, key if not str(k).startswith("[") else f"{where}{k}")
+        if found:
+            return found
+    return None
+
+
 def load_schema(path: Path) -> dict:
     with open(path) as fh:
         return yaml.safe_load(fh)

@@ -33,8 +33,14 @@ from declipbench.pipeline.plugins import discover_methods, load_dataset
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"
 try:
+    # Snakemake's own YAML reading keeps the last of two equal keys silently: each config file is read again
+    # here with duplicates refused (declipbench.pipeline.schema.load_yaml names the file, key and lines)
+    from declipbench.pipeline.schema import load_yaml
+
+    for _f in workflow.overwrite_configfiles or [os.path.join(workflow.basedir, "config", "config.yaml")]:
+        load_yaml(_f)
     CFG = validate_config(config, CONFIG_SOURCE)
-except ConfigError as exc:
+except (ConfigError, ValueError) as exc:
     raise WorkflowError(str(exc)) from None
 # the validated config, defaults filled in, is also what report captions see (workflow/report/*.rst)
 config.update(CFG)
