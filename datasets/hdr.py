@@ -140,7 +140,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
             try:
                 img = hdrio.read_hdr(f)
                 x, cam = camera_items(img, split, p, item_rng(p["seed"], split, 0, rel))
-            except ValueError as exc:  # HDRReadError, too small, black image
+            except (ValueError, MemoryError) as exc:  # HDRReadError (bombs too), too small, black image, no memory
                 if p["on_error"] == "fail":
                     if str(f) in str(exc):
                         raise

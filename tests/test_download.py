@@ -225,8 +225,44 @@ def test_safe_extract_zip_refuses_escape_and_extracts_good_zip(tmp_path):
     good = tmp_path / "good.zip"
     with zipfile.ZipFile(good, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("d/x.bin", PAYLOAD)
-    (path,) = safe_extract(good, tmp_path / "g")
+    (path,) = safe_extract(good, tmp_path / "g", max_expansion=1000)  # a repeated pattern: 246 times smaller
     assert path.read_bytes() == PAYLOAD
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_a_decompression_bomb_is_refused_before_anything_is_written(tmp_path, kind):
+    """A small archive whose members expand thousands of times (here 64 MB of zeros in about 64 kB) is
+    refused from what its members declare, naming the archive and the ratio, and nothing is written."""
+    bomb = tmp_path / f"bomb.{kind}"
+    zeros = b"\0" * (64 << 20)
+    if kind == "zip":
+        with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("big.wav", zeros)
+    else:
+        with tarfile.open(bomb, "w:gz") as tf:
+            info = tarfile.TarInfo("big.wav")
+            info.size = len(zeros)
+            tf.addfile(info, io.BytesIO(zeros))
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(ValueError, match=r"bomb\..*declare 67,108,864 bytes, .* times the archive's .*refused as a "
+                                         r"decompression bomb"):
+        safe_extract(bomb, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_zip_member_that_holds_more_than_it_declares_is_stopped(tmp_path):
+    """A member whose header understates its size (a lying bomb) writes no more than it declared."""
+    arc = tmp_path / "liar.zip"
+    with zipfile.ZipFile(arc, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.bin", b"x" * 1000)
+    raw = bytearray(arc.read_bytes())
+    # the central directory's uncompressed size of a.bin: claim 10 bytes instead of 1000
+    cd = raw.rfind(b"PK\x01\x02")
+    raw[cd + 24:cd + 28] = (10).to_bytes(4, "little")
+    arc.write_bytes(bytes(raw))
+    with pytest.raises(Exception):
+        safe_extract(arc, tmp_path / "out")
+    assert not (tmp_path / "out" / "a.bin").exists()
 
 
 def test_safe_extract_zip_symlink_outside_refused(tmp_path):

@@ -344,3 +344,32 @@ def test_niqe_model_cache_and_score(tmp_path, monkeypatch):
     assert blurred > clean
     small, note = niqe_of(x[:, :64, :64], model)
     assert np.isnan(small) and "too small" in note
+
+
+def test_radiance_bombs_are_refused_before_memory_is_taken(tmp_path):
+    """A tiny Radiance file declaring a huge image (old-style runs, -Y 16 +X 16777216: what used to take
+    gigabytes) is refused from what its bytes can hold, naming the file; so is one beyond the pixel budget,
+    and an old-style run longer than two chained counts."""
+    from declipbench.data.hdrio import HDRReadError, read_radiance
+
+    header = b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n"
+    body = b"".join(b"\x80\x80\x80\x81" + b"\x01\x01\x01\xff" * 3 for _ in range(16))  # a pixel, then runs
+    bomb = tmp_path / "bomb.hdr"
+    bomb.write_bytes(header + b"-Y 16 +X 16777216\n" + body)
+    assert bomb.stat().st_size < 400
+    with pytest.raises(HDRReadError, match=r"bomb.hdr: declares 16 x 16777216 = .* the reader's budget"):
+        read_radiance(bomb)
+    under = tmp_path / "under.hdr"  # within the budget, but 48 bytes cannot hold 3 x 16.7 M pixels
+    under.write_bytes(header + b"-Y 3 +X 16777216\n" + body[:48])
+    with pytest.raises(HDRReadError, match=r"under.hdr: declares 3 x 16777216 pixels, but its 48 bytes .*bomb"):
+        read_radiance(under)
+    big = tmp_path / "big.hdr"
+    big.write_bytes(header + b"-Y 100000 +X 100000\n" + body)
+    with pytest.raises(HDRReadError, match=r"big.hdr: declares 100000 x 100000 = .* the reader's budget"):
+        read_radiance(big)
+    runs = tmp_path / "runs.hdr"
+    width = 200_000
+    runs.write_bytes(header + f"-Y 1 +X {width}\n".encode() + b"\x80\x80\x80\x81" + b"\x01\x01\x01\xff" * 3
+                     + b"\x00" * 4 * (width // 65281 + 1))
+    with pytest.raises(HDRReadError, match=r"runs.hdr: old-style run of .* refused as a decompression bomb"):
+        read_radiance(runs)

@@ -340,6 +340,40 @@ def _inside(path: Path, root: Path) -> bool:
     return full == root or root in full.parents
 
 
+#: the most an archive may expand to, as a multiple of its own size (a declared budget: audio and image
+#: archives expand a few times at most; a decompression bomb by thousands)
+MAX_EXPANSION = 100
+
+
+def _check_budget(archive: Path, target: Path, declared: int, max_expansion: float) -> None:
+    """Refuse, before anything is written, an archive whose members declare more bytes than
+    ``max_expansion`` times its size, or than the free space of ``target``."""
+    size = archive.stat().st_size
+    if declared > max_expansion * max(size, 1):
+        raise ValueError(f"{archive}: its members declare {declared:,} bytes, {declared / max(size, 1):,.0f} times the "
+                         f"archive's {size:,} bytes (the limit is {max_expansion:g} times): refused as a "
+                         f"decompression bomb; nothing was extracted")
+    free = shutil.disk_usage(target).free
+    if declared > free:
+        raise ValueError(f"{archive}: extracting needs {declared:,} bytes, {target} has {free:,} free; nothing was "
+                         f"extracted")
+
+
+class _Bounded:
+    """A file object that raises once more than ``limit`` bytes were read: a member whose header
+    understates its size cannot write more than it declared."""
+
+    def __init__(self, src, limit: int, what: str):
+        self.src, self.left, self.what = src, limit, what
+
+    def read(self, n: int = -1) -> bytes:
+        block = self.src.read(n)
+        self.left -= len(block)
+        if self.left < 0:
+            raise ValueError(f"{self.what}: the member holds more data than its header declares; refused")
+        return block
+
+
 def _write_atomically(src, out: Path, mode: int = 0o644) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
@@ -365,7 +399,8 @@ def _select(names: list[str], members, archive: Path) -> set[str] | None:
     return wanted
 
 
-def safe_extract(archive: Path, target: Path, members: Iterable[str] | None = None) -> list[Path]:
+def safe_extract(archive: Path, target: Path, members: Iterable[str] | None = None,
+                 max_expansion: float = MAX_EXPANSION) -> list[Path]:
     """Extract a tar(.gz/.bz2/.xz) or zip ``archive`` into ``target``; return the files written.
 
     Every member is checked before anything is written, also members not selected: absolute paths,
@@ -373,18 +408,20 @@ def safe_extract(archive: Path, target: Path, members: Iterable[str] | None = No
     none, and a chain of links that each stay inside can still lead out: ``a -> .``, ``a/b -> ..``,
     ``a/b/x``), device files, FIFOs and sockets raise ``ValueError`` naming the member. ``members``
     restricts extraction to those member names. Each file is written under a temporary name and renamed
-    into place; only regular files and folders are ever created.
+    into place; only regular files and folders are ever created. What the selected members declare must
+    fit ``max_expansion`` times the archive's size and the target's free space (decompression bombs are
+    refused before anything is written), and no member may write more than it declares.
     """
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
     if zipfile.is_zipfile(archive):
-        return _extract_zip(archive, target, members)
+        return _extract_zip(archive, target, members, max_expansion)
     if tarfile.is_tarfile(archive):
-        return _extract_tar(archive, target, members)
+        return _extract_tar(archive, target, members, max_expansion)
     raise ValueError(f"{archive}: not a tar or zip archive (or it is truncated)")
 
 
-def _extract_tar(archive: Path, target: Path, members) -> list[Path]:
+def _extract_tar(archive: Path, target: Path, members, max_expansion: float) -> list[Path]:
     from tqdm import tqdm
 
     written: list[Path] = []
@@ -404,11 +441,12 @@ def _extract_tar(archive: Path, target: Path, members) -> list[Path]:
                 raise ValueError(f"{archive}: refusing member {info.name!r}: unsupported type {info.type!r}")
             if wanted is None or info.name in wanted:
                 plan.append((info, out))
+        _check_budget(archive, target, sum(i.size for i, _ in plan if i.isreg()), max_expansion)
         for info, out in tqdm(plan, desc=f"extract {archive.name}", unit="file", leave=False):
             if info.isdir():
                 out.mkdir(parents=True, exist_ok=True)
             else:
-                src = tf.extractfile(info)
+                src = _Bounded(tf.extractfile(info), info.size, f"{archive}: {info.name}")
                 _write_atomically(src, out, 0o644 | (info.mode & 0o111))
                 written.append(out)
     return written
@@ -424,7 +462,7 @@ def _zip_kind(info: zipfile.ZipInfo) -> str:
     return "dir" if info.is_dir() else "file"
 
 
-def _extract_zip(archive: Path, target: Path, members) -> list[Path]:
+def _extract_zip(archive: Path, target: Path, members, max_expansion: float) -> list[Path]:
     from tqdm import tqdm
 
     written: list[Path] = []
@@ -443,12 +481,13 @@ def _extract_zip(archive: Path, target: Path, members) -> list[Path]:
                                  f"a dataset archive needs no links")
             if wanted is None or info.filename in wanted:
                 plan.append((info, out, kind))
+        _check_budget(archive, target, sum(i.file_size for i, _, k in plan if k == "file"), max_expansion)
         for info, out, kind in tqdm(plan, desc=f"extract {archive.name}", unit="file", leave=False):
             if kind == "dir":
                 out.mkdir(parents=True, exist_ok=True)
             else:
                 with zf.open(info) as src:  # CRC checked by zipfile when the member is read to its end
-                    _write_atomically(src, out)
+                    _write_atomically(_Bounded(src, info.file_size, f"{archive}: {info.filename}"), out)
                 written.append(out)
     return written
 

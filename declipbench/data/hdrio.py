@@ -24,6 +24,13 @@ class HDRReadError(ValueError):
     """An HDR file that cannot be read; the message names the file."""
 
 
+#: the largest image a reader decodes (a declared budget: 2**26 pixels, about 8K x 8K, 0.8 GB as float32 RGB)
+MAX_PIXELS = 2**26
+#: pixels one old-style run may repeat: Radiance's old encoding shifts each consecutive run's count by 8 bits,
+#: so a few bytes could declare billions; two consecutive runs (255 + 255 * 256) are the most accepted here
+MAX_OLD_RUN = 255 << 8
+
+
 # ------------------------------------------------------------------------------------ Radiance RGBE
 def _rgbe_to_float(rgbe: np.ndarray) -> np.ndarray:
     """RGBE bytes (..., 4) to float32 RGB with Radiance's own rule: ``(m + 0.5) * 2^(e - 136)``, 0 if e = 0."""
@@ -113,6 +120,9 @@ def _decode_scanline(data: bytes, pos: int, width: int, out: np.ndarray, path, r
         pos += 4
         if px[0] == 1 and px[1] == 1 and px[2] == 1:
             count = px[3] << shift
+            if count > MAX_OLD_RUN:
+                raise HDRReadError(f"{path}: old-style run of {count} pixels in scanline {row} (more than "
+                                   f"{MAX_OLD_RUN}): refused as a decompression bomb")
             if i == 0 or i + count > width:
                 raise HDRReadError(f"{path}: bad old-style run in scanline {row}")
             out[i : i + count] = out[i - 1]
@@ -146,8 +156,20 @@ def read_radiance(path) -> np.ndarray:
     if not m or m.group(2) == m.group(5):
         raise HDRReadError(f"{path}: bad resolution line {res!r} (expected e.g. '-Y 768 +X 512')")
     s1, a1, n1, s2, _, n2 = m.group(1), m.group(2), int(m.group(3)), m.group(4), m.group(5), int(m.group(6))
-    if n1 < 1 or n2 < 1 or n1 * n2 > 2**28:
+    if n1 < 1 or n2 < 1:
         raise HDRReadError(f"{path}: implausible image size {n1} x {n2}")
+    if n1 * n2 > MAX_PIXELS:
+        raise HDRReadError(f"{path}: declares {n1} x {n2} = {n1 * n2:,} pixels, more than the reader's budget of "
+                           f"{MAX_PIXELS:,}; refused")
+    # what the file can hold: a scanline takes at least 4 bytes plus, with the adaptive encoding, 2 bytes per
+    # run of at most 127 values of each of the 4 components; a flat one 4 bytes per MAX_OLD_RUN pixels at most
+    rest = len(data) - pos
+    adaptive = 8 <= n2 <= 0x7FFF and rest >= 4 and data[pos] == 2 and data[pos + 1] == 2 and data[pos + 2] < 128
+    least = n1 * (4 + 8 * -(-n2 // 127)) if adaptive else n1 * 4 * -(-n2 // (MAX_OLD_RUN + 1))
+    if least > rest:
+        raise HDRReadError(f"{path}: declares {n1} x {n2} pixels, but its {rest:,} bytes of pixel data can hold "
+                           f"at most a fraction of them (at least {least:,} bytes needed): truncated, or a "
+                           f"decompression bomb; refused before decoding")
     rgbe = np.zeros((n1, n2, 4), np.uint8)
     for row in range(n1):
         pos = _decode_scanline(data, pos, n2, rgbe[row], path, row)
