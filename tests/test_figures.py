@@ -114,6 +114,7 @@ def test_figure7_vectors_lie_in_the_subspace_and_clip_the_stated_proportion():
     np.testing.assert_array_equal(x2[:50], x)  # more vectors, the same subspace and the same first ones
 
 
+@pytest.mark.full
 def test_figure7_sdr_falls_as_k_and_p_grow_and_supervised_is_the_reference(tmp_path):
     """The command on a 2 x 2 grid: one row per cell; every method's SDR is lower at the larger subspace
     and the larger clipped proportion; supervised (pairs) is above MC + EI (measurements only)."""

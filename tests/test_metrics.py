@@ -264,3 +264,29 @@ def test_a_named_reference_row_is_tested_against_with_holm_and_the_table_says_it
     assert "chosen after seeing the results" in to_markdown(summarise(rows, ["sdr"]), ["sdr"])
     with pytest.raises(ValueError, match="reference row nope/v has no records"):
         summarise(rows, ["sdr"], reference=("nope", "v"))
+
+
+HOSTILE = "A|B <script>alert(1)</script> <img src=x onerror=alert(2)> *b* _i_ `c` 50% $x$ {y} \\z ~^&#"
+
+
+def test_hostile_labels_and_titles_stay_text_in_markdown_and_latex(tmp_path):
+    """A label or title with table, HTML, emphasis and LaTeX syntax cannot split a Markdown row, open an
+    HTML element or break the LaTeX: every table format keeps it as text in its own row."""
+    from declipbench.report.formatting import tex_escape
+    from declipbench.report.tables import write_tables
+
+    rows = _rows([1.0, 2.0, 3.0], label=HOSTILE, method="evil") + _rows([2.0, 3.0, 4.0], label="Plain", method="p")
+    (tmp_path / "m.csv").write_text("")
+    from declipbench.report.records import write_records
+
+    write_records(tmp_path / "m.csv", rows)
+    write_tables([tmp_path / "m.csv"], ["sdr"], tmp_path / "t", tmp_path / "all.csv", title=HOSTILE)
+    md = (tmp_path / "t.md").read_text()
+    table_rows = [l for l in md.splitlines() if l.startswith("| ")]
+    assert len(table_rows) == 3  # header, the hostile row, the plain row
+    hostile_row = table_rows[1]
+    assert hostile_row.count(" | ") == 2 and "<script>" not in md and "<img" not in md and "&lt;script&gt;" in md
+    assert "A\\|B" in hostile_row
+    tex = (tmp_path / "t.tex").read_text()
+    assert tex_escape(HOSTILE) in tex and r"\textbackslash{}z" in tex and r"\{y\}" in tex and "<script>" not in tex
+    assert [r["label"] for r in __import__("csv").DictReader(open(tmp_path / "t.csv"))] == [HOSTILE, "Plain"]

@@ -255,6 +255,7 @@ def _fidelity(algorithm, signals, input_sdrs, threads=2):
     return diffs
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("algorithm", ALGS)
 def test_fidelity_one_case(algorithm):
     _need_fixtures()

@@ -21,19 +21,35 @@ def write_values_csv(path: str | Path, rows: list[dict], fields: list[str], floa
                               for r in rows], fields)
 
 
+def md_escape(s: str) -> str:
+    """User text (a label, a title) as Markdown text: a ``|`` cannot split a table row, ``<`` ``>`` cannot
+    open HTML, ``*`` ``_`` `` ` `` cannot start emphasis or code, a line break cannot end a row."""
+    out = str(s).replace("\\", "\\\\")
+    for a, b in (("|", "\\|"), ("<", "&lt;"), (">", "&gt;"), ("*", "\\*"), ("_", "\\_"), ("`", "\\`"),
+                 ("\r", " "), ("\n", " ")):
+        out = out.replace(a, b)
+    return out
+
+
 def md_row(cells) -> str:
-    return "| " + " | ".join(cells) + " |"
+    """A Markdown table row of cells already in Markdown (user text through :func:`md_escape` first); a
+    line break inside a cell cannot end the row."""
+    return "| " + " | ".join(str(c).replace("\r", " ").replace("\n", " ") for c in cells) + " |"
 
 
 def md_rule(columns: int) -> str:
     return "|" + "---|" * columns
 
 
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+        "|": r"\textbar{}", "\n": " ", "\r": " "}
+
+
 def tex_escape(s: str) -> str:
-    for a, b in [("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")]:
-        s = s.replace(a, b)
-    return s
+    """Text for LaTeX, every special character replaced in one pass (a backslash's replacement is not
+    escaped again)."""
+    return "".join(_TEX.get(ch, ch) for ch in str(s))
 
 
 def write_table_files(prefix: Path | str, rows: list[dict], fields: list[str], markdown: str, latex: str) -> None:

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from ..metrics import METRICS
-from .formatting import md_row, md_rule, tex_escape, write_table_files
+from .formatting import md_escape, md_row, md_rule, tex_escape, write_table_files
 from .records import FIELDS, read_records, write_records
 
 #: Resamples of the bootstrap confidence intervals, and their seed (same records, same intervals).
@@ -242,8 +242,10 @@ def _ranking_sentence(metric: str, items: int, unit: str) -> str:
 
 
 def to_markdown(summary: list[dict], metrics: list[str], title: str = "") -> str:
+    # labels, notes and the title are user text: escaped so that none can split a row or open HTML
+    summary = [dict(r, label=md_escape(r["label"]), notes=md_escape(r["notes"])) for r in summary]
     head = ["Method"] + [METRICS[m].unit for m in metrics] + ["n"]
-    lines = ([f"**{title}**", ""] if title else []) + [md_row(head), md_rule(len(head))]
+    lines = ([f"**{md_escape(title)}**", ""] if title else []) + [md_row(head), md_rule(len(head))]
     for r in summary:
         cells = [r["label"]] + [_cell(r, m) for m in metrics]
         cells.append(str(max((r[f"{m}_n"] for m in metrics), default=0)))
