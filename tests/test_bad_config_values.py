@@ -56,3 +56,22 @@ def test_two_rows_with_one_label_are_refused(monkeypatch):
     with pytest.raises(ConfigError, match=r"experiments.table1.methods: supervised/full and identity/default have the "
                                           r"same label 'Supervised'"):
         validate_config(cfg, "c.yaml")
+
+
+@pytest.mark.parametrize("module", ["/tmp/declipbench_evil/evil", "../../x", "datasets/../sqam", "sqam.py"])
+def test_a_dataset_module_name_that_is_a_path_is_refused_and_never_imported(tmp_path, module):
+    """A config name that selects code (here a survey's dataset module) is checked against the discovered
+    modules before any import: a file elsewhere is never run, even at dry run."""
+    evil = tmp_path / "evil.py"
+    marker = tmp_path / "ran"
+    evil.write_text(f"open({str(marker)!r}, 'w').write('imported')\n")
+    cfg = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    name = str(tmp_path / "evil") if module.startswith("/tmp/declipbench_evil") else module
+    cfg["surveys"]["sqam"]["dataset"]["module"] = name
+    with pytest.raises(ConfigError, match="unknown dataset module"):
+        validate_config(cfg, "c.yaml")
+    cfg2 = yaml.safe_load(TINY.read_text())
+    cfg2["datasets"]["synth_music"]["module"] = name
+    with pytest.raises(ConfigError, match="unknown dataset module"):
+        validate_config(cfg2, "c.yaml")
+    assert not marker.exists()

@@ -427,10 +427,15 @@ def _load_dataset(path: str, mtime_ns: int, size: int):
 
 
 def load_dataset(name: str, root: Path | str = ROOT):
-    """The dataset module ``datasets/<name>.py``, its contract checked (imported once per content)."""
+    """The dataset module ``datasets/<name>.py``, its contract checked (imported once per content).
+
+    ``name`` comes from a configuration, so it selects code: it must be one of the discovered modules
+    (a file directly in ``datasets/``), checked before anything is imported; a path (``/tmp/x/evil``,
+    ``../x``) is refused, never imported."""
+    known = discover_datasets(root)
+    if not isinstance(name, str) or name not in known:
+        raise PluginError(f"unknown dataset module {name!r}; available: {known}")
     path = Path(root, "datasets", f"{name}.py")
-    if not path.exists():
-        raise PluginError(f"unknown dataset module {name!r}; available: {discover_datasets(root)}")
     st = path.stat()
     return _load_dataset(str(path), st.st_mtime_ns, st.st_size)
 
