@@ -158,8 +158,8 @@ def run(job: tuple) -> dict:
     else:
         model.eval()
         row.update(diagnostics(model, x_te, y_te, study, seed))
-    row["identity_sdr"] = diagnostics(None, x_te, y_te, study, seed)["sdr"]
-    row["ei_eq11_identity"] = diagnostics(None, x_te, y_te, study, seed)["ei_eq11"]
+    identity = diagnostics(None, x_te, y_te, study, seed)
+    row["identity_sdr"], row["ei_eq11_identity"] = identity["sdr"], identity["ei_eq11"]
     return row
 
 

@@ -1,4 +1,4 @@
-"""HDR images: Radiance/OpenEXR reading, the synthetic scenes, the virtual camera (PAPER.md section 5)."""
+"""HDR images: Radiance/OpenEXR reading, the synthetic scenes, the virtual camera of the paper's HDR experiments."""
 
 from __future__ import annotations
 

@@ -21,7 +21,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from .parameters import resolve, restrict
 from .paths import Paths
