@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 define run_with_report
 	$(BIN)/snakemake --cores $(CORES) --configfile $(1)
 	run=$$($(BIN)/python -m declipbench run-dir $(1)) && \
-	$(BIN)/snakemake --configfile $(1) --report "$$run/report.html" && \
+	$(BIN)/python -m declipbench report --configfile $(1) --out "$$run/report.html" && \
 	$(BIN)/python -m declipbench benchmarks "$$run" --out "$$run/benchmarks.md"
 endef
 

@@ -63,7 +63,7 @@ def find_root(base: Path) -> Path | None:
 def inputs(params: dict, data_dir: Path | None) -> list:
     """What preparing AESDD reads (``declipbench check-data``). No archive of it has a published checksum,
     so without ``path`` or an extracted folder it is a manual step until ``sha256`` is set."""
-    from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+    from declipbench.foundation.inputs import DOWNLOAD, MANUAL, PRESENT, Input
 
     p = params
     if p["path"]:

@@ -92,7 +92,7 @@ def locate(params: dict, data_dir: Path | None) -> Path:
 def inputs(params: dict, data_dir: Path | None) -> list:
     """What preparing GTZAN reads (``declipbench check-data``): the extracted folder, or the archive,
     present or to download."""
-    from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+    from declipbench.foundation.inputs import DOWNLOAD, MANUAL, PRESENT, Input
 
     p = params
     if p.get("path"):

@@ -83,7 +83,7 @@ def split_files(files: list[Path], root: Path, p: dict) -> tuple[dict[str, list[
 def inputs(params: dict, data_dir: Path | None) -> list:
     """What preparing the HDR set reads (``declipbench check-data``): a folder of .hdr/.exr files, by
     default the unpacked DrTMO archive, which has no published checksum."""
-    from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+    from declipbench.foundation.inputs import DOWNLOAD, MANUAL, PRESENT, Input
 
     p = params
     root = Path(p["path"]).expanduser() if p["path"] else Path(data_dir or "data") / "drtmo"

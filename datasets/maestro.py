@@ -124,7 +124,7 @@ def scale_rows_to_input_sdr(rows: np.ndarray, target_db: float, tau: float, min_
 
 def inputs(params: dict, data_dir: Path | None) -> list:
     """What preparing MAESTRO reads (``declipbench check-data``): the v3.0.0 zip (about 101 GB)."""
-    from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+    from declipbench.foundation.inputs import DOWNLOAD, MANUAL, PRESENT, Input
 
     p = params
     path = Path(p["zip"]).expanduser() if p.get("zip") else Path(data_dir or "data") / "maestro" / ARCHIVE

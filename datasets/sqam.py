@@ -85,7 +85,7 @@ def selected(params: dict) -> list[str]:
 def inputs(params: dict, data_dir: str | Path | None) -> list:
     """The excerpts the survey reads (``declipbench check-data``): present, or downloaded from the survey's
     toolbox at its pinned commit."""
-    from declipbench.pipeline.inputs import DOWNLOAD, PRESENT, Input
+    from declipbench.foundation.inputs import DOWNLOAD, PRESENT, Input
 
     root = directory(params, data_dir)
     out = []

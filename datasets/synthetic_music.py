@@ -19,7 +19,7 @@ from declipbench import Param
 from declipbench.data.audio import SEGMENTS
 from declipbench.data.levels import RANDOM_PEAK, scale_to_random_peak
 from declipbench.data.seeding import split_counts
-from declipbench.pipeline.parameters import check_order
+from declipbench.foundation.parameters import check_order
 
 MODALITY = "audio"
 

@@ -24,7 +24,8 @@ from ._lazy import lazy_exports
 __version__ = "0.1.0"
 
 __getattr__ = lazy_exports(__name__, {
-    "Method": "pipeline.plugins", "SymmetricClippingMethod": "pipeline.plugins", "Context": "pipeline.plugins",
-    "TrainData": "pipeline.plugins",
-    "Param": "pipeline.parameters",
+    "Method": "foundation.contracts", "SymmetricClippingMethod": "foundation.contracts",
+    "Context": "foundation.contracts",
+    "TrainData": "foundation.contracts",
+    "Param": "foundation.parameters",
 })

@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from declipbench.physics import Thresholds  # noqa: E402
 from declipbench.physics.camera import CameraCurve, camera_measure, exposure_scale  # noqa: E402
-from declipbench.pipeline.parameters import resolve  # noqa: E402
-from declipbench.pipeline.plugins import Context, import_method_module, load_dataset  # noqa: E402
+from declipbench.foundation.parameters import resolve  # noqa: E402
+from declipbench.foundation.contracts import Context
+from declipbench.pipeline.plugins import import_method_module, load_dataset
 from declipbench.training import TrainSettings, fit, pick_device  # noqa: E402
 from declipbench.training.learned import NetworkMethod, build_model  # noqa: E402
 

@@ -4,7 +4,7 @@
 
 writes ``WORKDIR/data/maestro/maestro-v3.0.0.zip`` (stereo 16-bit WAV recordings at 44.1 and 48 kHz,
 deflated, with ``maestro-v3.0.0/maestro-v3.0.0.csv``), then runs the real preparation step
-(``python -m declipbench prepare --module maestro``) in a child process and reports its peak resident
+(``python -m declipbench prepare --job ...``) in a child process and reports its peak resident
 memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of that process), wall time and output size, then
 the same for the ``measure`` step (clipping at tau = 0.1) on the prepared arrays. The audio is
 generated block by block, so building the zip does not need memory either.
@@ -84,7 +84,7 @@ def sha256(path: Path) -> str:
 
 
 CHILD = ("import resource, sys\n"
-         "from declipbench.pipeline.cli import main\n"
+         "from declipbench.cli import main\n"
          "rc = main(sys.argv[1:])\n"
          "print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
          "sys.exit(rc)\n")
@@ -124,12 +124,12 @@ def main() -> int:
         import shutil
 
         shutil.rmtree(out)
-    rc, peak_kib, wall = run_step(["prepare", "--module", "maestro", "--params", json.dumps(params),
-                                   "--data-dir", str(data), "--out", str(out)])
+    rc, peak_kib, wall = run_step(["prepare", "--job", json.dumps({"module": "maestro", "params": params,
+                                                                   "data_dir": str(data), "out": str(out)})])
     if rc != 0:
         return rc
-    rc, meas_kib, meas_wall = run_step(["measure", "--data", str(out), "--tau", "0.1",
-                                        "--out", str(args.workdir / "measurements")])
+    rc, meas_kib, meas_wall = run_step(["measure", "--job", json.dumps({"data": str(out), "tau": 0.1,
+                                                                        "out": str(args.workdir / "measurements")})])
     if rc != 0:
         return rc
     manifest = json.loads((out / "manifest.json").read_text())

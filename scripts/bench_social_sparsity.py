@@ -22,7 +22,8 @@ import soundfile as sf
 import torch
 
 from declipbench.physics import tau_for_input_sdr
-from declipbench.pipeline.plugins import ROOT, import_method_module
+from declipbench.foundation.contracts import ROOT
+from declipbench.pipeline.plugins import import_method_module
 
 _sparsity = import_method_module(ROOT / "methods" / "social_sparsity", "sparsity")
 declip, declip_plain = _sparsity.declip, _sparsity.declip_plain

@@ -65,7 +65,7 @@ def _ei(params: dict, unmasked_pass: bool = False):
     """The suite's EI loss; ``unmasked_pass``: the reconstructor's second pass on ``eta(g x_hat)`` runs the
     network without the masking blend of eq. 13 (the first pass, ``x_hat = f(y)``, keeps it)."""
     from declipbench.losses import LOSSES
-    from declipbench.pipeline.parameters import resolve
+    from declipbench.foundation.parameters import resolve
 
     loss = LOSSES["ei"](**resolve(LOSSES["ei"].declaration(), params, "ei"))
     if not unmasked_pass:
@@ -85,7 +85,9 @@ def train_one(cell: tuple[int, float], version: str, steps: int, lr: float, seed
     from declipbench.losses import LOSSES
     from declipbench.models import MaskedReconstructor, SkipMLP
     from declipbench.physics import Thresholds
-    from declipbench.report.subspace_figure import subspace_data
+    from declipbench.pipeline.figures import load_figure
+
+    subspace_data = load_figure("subspace").subspace_data
     from declipbench.training import TrainSettings, fit
     from declipbench.training.loop import TrainingDiverged
 
@@ -143,7 +145,9 @@ def run(job: tuple) -> dict:
     cell, version, steps, lr, seed, study = job
     import torch
 
-    from declipbench.report.subspace_figure import subspace_data
+    from declipbench.pipeline.figures import load_figure
+
+    subspace_data = load_figure("subspace").subspace_data
 
     torch.set_num_threads(1)
     logging.getLogger("declipbench").setLevel(logging.WARNING)

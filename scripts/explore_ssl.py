@@ -33,7 +33,7 @@ from declipbench.losses import LOSSES  # noqa: E402
 from declipbench.metrics.sdr import sdr_db_items  # noqa: E402
 from declipbench.models import MaskedReconstructor, UNet1d  # noqa: E402
 from declipbench.physics import Thresholds, clip, has_clipping  # noqa: E402
-from declipbench.pipeline.parameters import resolve  # noqa: E402
+from declipbench.foundation.parameters import resolve  # noqa: E402
 from declipbench.pipeline.plugins import dataset_params, load_dataset  # noqa: E402
 from declipbench.training import TRAINING, TrainSettings, fit, predict  # noqa: E402
 from declipbench.training.loop import TrainingDiverged  # noqa: E402

@@ -9,7 +9,7 @@ import yaml
 
 from conftest import ROOT, snakemake
 from declipbench.pipeline.config import ConfigError, load_config, validate_config
-from declipbench.pipeline.schema import DuplicateKeyError, load_yaml
+from declipbench.foundation.schema import DuplicateKeyError, load_yaml
 
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 

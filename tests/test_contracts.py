@@ -20,8 +20,9 @@ from conftest import FIXTURES, ROOT, assert_prepared
 from declipbench.data import hdrio, io
 from declipbench.pipeline import plugins, steps
 from declipbench.pipeline.config import deep_merge
-from declipbench.pipeline.plugins import (MethodError, PluginError, dataset_params, discover_datasets,
-                                          discover_methods, load_dataset, method_class, method_params)
+from declipbench.foundation.contracts import Context, MethodError, PluginError, SymmetricClippingMethod
+from declipbench.pipeline.plugins import (dataset_params, discover_datasets, discover_methods, load_dataset,
+                                          method_class, method_params)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -85,7 +86,7 @@ def test_every_method_folder_is_covered():
     assert {n for n, _, _ in CASES} == set(METHODS) and "template" in METHODS
 
 
-SYMMETRIC = sorted(n for n, d in METHODS.items() if issubclass(method_class(d), plugins.SymmetricClippingMethod))
+SYMMETRIC = sorted(n for n, d in METHODS.items() if issubclass(method_class(d), SymmetricClippingMethod))
 
 
 @pytest.mark.parametrize("name", SYMMETRIC)
@@ -94,7 +95,7 @@ def test_symmetric_clipping_methods_refuse_asymmetric_thresholds_and_take_one_pe
     pair is refused, not silently treated as symmetric; a wrong count of per-item thresholds likewise."""
     cls = method_class(METHODS[name])
     method = cls()
-    ctx = plugins.Context(method_params(cls, {}, name), tau_low=-0.2, tau_high=0.1, device="cpu", threads=1,
+    ctx = Context(method_params(cls, {}, name), tau_low=-0.2, tau_high=0.1, device="cpu", threads=1,
                           progress=False, sample_rate=22050)
     y = np.zeros((2, 64), np.float32)
     with pytest.raises(ValueError, match=r"needs symmetric thresholds, got \(-0.2, 0.1\)"):
@@ -137,9 +138,9 @@ def test_a_method_that_raises_is_named_with_its_variant_and_file(tiny_measuremen
     shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__",
                                                               "data", "*.egg-info", ".pytest_cache"))
     (root / "methods" / "identity" / "method.py").write_text("import numpy\ndef broken(:\n")
-    spec_json = __import__("json").dumps(spec)
-    proc = subprocess.run([sys.executable, "-m", "declipbench", "reconstruct", "--spec", spec_json, "--measurements",
-                           str(tiny_measurements["audio"]), "--out", str(tmp_path / "r.npz")], cwd=root,
+    job = __import__("json").dumps({"spec": spec, "measurements": str(tiny_measurements["audio"]),
+                                    "out": str(tmp_path / "r.npz")})
+    proc = subprocess.run([sys.executable, "-m", "declipbench", "reconstruct", "--job", job], cwd=root,
                           capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert proc.returncode == 2
     assert "error (reconstruct): " in proc.stderr and "methods/identity/method.py: syntax error at line 2" in proc.stderr

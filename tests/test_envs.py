@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from declipbench.pipeline.figures import discover_figures, load_figure
 from declipbench.pipeline.plugins import discover_methods
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,7 @@ def closure(files: list[Path]) -> set[str]:
         seen.add(f)
         for name in imports_of(f, module_level_only=(f == CLI)):
             top = name.split(".")[0]
-            if top in ("declipbench", "methods", "datasets"):  # the repository's own code (a method's modules too)
+            if top in ("declipbench", "methods", "datasets", "figures"):  # the repository's own code (a method's modules too)
                 parts = name.split(".")
                 for k in range(len(parts), 0, -1):
                     cand = ROOT.joinpath(*parts[:k])
@@ -91,7 +92,7 @@ def closure(files: list[Path]) -> set[str]:
 
 
 PKG = ROOT / "declipbench"
-CLI = PKG / "pipeline" / "cli.py"
+CLI = PKG / "cli.py"
 STEPS = PKG / "pipeline" / "steps.py"
 SURVEY = PKG / "pipeline" / "survey.py"
 # env -> code its rules run (the CLI, the step modules, plug-ins they load; the metrics, which the registry
@@ -101,9 +102,12 @@ RULE_CODE = {
     "eval": [CLI, STEPS, *sorted((PKG / "metrics").glob("*.py"))],
     "report": [CLI, SURVEY, PKG / "report" / "tables.py", PKG / "report" / "figures.py",
                PKG / "report" / "benchmarks.py"],
-    # besides train and reconstruct (methods: test_method_envs_list_what_methods_import), Figure 2
-    "torch": [CLI, PKG / "report" / "loss_figure.py"],
+    # besides train and reconstruct (methods: test_method_envs_list_what_methods_import)
+    "torch": [CLI],
 }
+# each figure's rule runs its module figures/<key>.py in the env it declares (ENV)
+for _key in discover_figures():
+    RULE_CODE[getattr(load_figure(_key), "ENV", "report")] += [PKG / "pipeline" / "figures.py", ROOT / "figures" / f"{_key}.py"]
 
 
 @pytest.mark.parametrize("env", sorted(p.stem for p in ENVS.glob("*.yaml")))
@@ -225,7 +229,8 @@ def test_a_method_may_ship_its_own_env_file(tmp_path):
     workflow/envs/ to edit); a missing file is named."""
     import shutil
 
-    from declipbench.pipeline.plugins import PluginError, validate_declaration
+    from declipbench.foundation.contracts import PluginError
+    from declipbench.pipeline.plugins import validate_declaration
 
     folder = tmp_path / "methods" / "mine"
     shutil.copytree(ROOT / "methods" / "_template", folder)

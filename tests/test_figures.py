@@ -14,7 +14,27 @@ from conftest import ROOT
 from declipbench.pipeline import steps
 from declipbench.pipeline.config import ConfigError, load_config, validate_config
 from declipbench.report.figures import hdr_mask_rows, most_clipped_item
-from declipbench.report.loss_figure import COLUMNS, mc_loss_curves
+from declipbench.pipeline.figures import load_figure
+
+MC_LOSSES = load_figure("mc_losses")
+COLUMNS, mc_loss_curves = MC_LOSSES.COLUMNS, MC_LOSSES.mc_loss_curves
+
+
+def paper_figure(key: str, params: dict, out_dir, values: dict | None = None, check: bool = True):
+    """``python -m declipbench paper-figure`` on a hand-made spec: ``params`` resolved against the figure's
+    declaration (and checked by its ``check`` where it needs no experiment), PNGs into ``out_dir``."""
+    import json
+
+    from declipbench.foundation.parameters import resolve
+
+    mod = load_figure(key)
+    resolved = resolve(mod.PARAMETERS, params, f"figures.{key}")
+    if check:
+        mod.check(resolved, {"experiments": {}}, f"figures.{key}") if hasattr(mod, "check") else None
+    spec = {"figure": key, "params": resolved, "inputs": {}, "values": values or {},
+            "outputs": {stem: str(out_dir / f"{stem}.png") for stem in mod.OUTPUTS}}
+    return subprocess.run([sys.executable, "-m", "declipbench", "paper-figure", "--job", json.dumps({"spec": spec})],
+                          cwd=ROOT, capture_output=True, text=True)
 
 
 # ------------------------------------------------------------------ Figure 2: naive MC against MC
@@ -49,9 +69,9 @@ def test_figure2_bad_settings_are_refused(kw, msg):
 
 
 def test_figure2_command_writes_the_figure_and_its_data(tmp_path):
-    png, table = tmp_path / "f" / "fig2.png", tmp_path / "f" / "fig2.csv"
-    subprocess.run([sys.executable, "-m", "declipbench", "figure-mc-losses", "--tau", "0.5", "--points", "11",
-                    "--out", str(png), "--csv", str(table)], cwd=ROOT, check=True, capture_output=True)
+    png, table = tmp_path / "f" / "fig2_mc_losses.png", tmp_path / "f" / "fig2_mc_losses.csv"
+    proc = paper_figure("mc_losses", {"tau": 0.5, "points": 11}, tmp_path / "f")
+    assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.DictReader(open(table)))
     assert len(rows) == 11 and list(rows[0]) == list(COLUMNS)
@@ -78,17 +98,16 @@ def test_figure4_command_on_measured_hdr_items(tmp_path):
                                     "patch": 16, "patches_per_image": 2}, tmp_path / "data")
     steps.measure(tmp_path / "data", tmp_path / "m", 1.0, modality="image")
     y, _ = steps.load_split(tmp_path / "m", "test", with_x=False)
-    png, table = tmp_path / "f" / "fig4.png", tmp_path / "f" / "fig4.csv"
-    subprocess.run([sys.executable, "-m", "declipbench", "figure-hdr-mask", "--measurements", str(tmp_path / "m"),
-                    "--tau", "1", "--out", str(png), "--csv", str(table)], cwd=ROOT, check=True, capture_output=True)
+    png, table = tmp_path / "f" / "fig4_hdr_mask.png", tmp_path / "f" / "fig4_hdr_mask.csv"
+    values = {"measurements": str(tmp_path / "m"), "tau": 1.0}
+    proc = paper_figure("hdr_mask", {"experiment": "t"}, tmp_path / "f", values, check=False)
+    assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = list(csv.DictReader(open(table)))
     item = most_clipped_item(y, 1.0)
     assert {int(r["item"]) for r in rows} == {item}
     assert int(rows[3]["clipped"]) == int((y[item] >= 1).any(axis=0).sum()) > 0
-    bad = subprocess.run([sys.executable, "-m", "declipbench", "figure-hdr-mask", "--measurements", str(tmp_path / "m"),
-                          "--tau", "1", "--item", "7", "--out", str(png), "--csv", str(table)], cwd=ROOT,
-                         capture_output=True, text=True)
+    bad = paper_figure("hdr_mask", {"experiment": "t", "item": 7}, tmp_path / "f", values, check=False)
     assert bad.returncode != 0 and "item = 7 is outside the" in bad.stderr
 
 
@@ -103,7 +122,7 @@ def test_figure4_needs_an_image_experiment():
 
 # ----------------------------------------------------------- Figure 7: the synthetic subspace experiment
 def test_figure7_vectors_lie_in_the_subspace_and_clip_the_stated_proportion():
-    from declipbench.report.subspace_figure import subspace_data
+    subspace_data = load_figure("subspace").subspace_data
 
     x, y = subspace_data(k=3, p=0.2, n=100, count=50, seed=1)
     assert x.shape == y.shape == (50, 100)
@@ -118,10 +137,9 @@ def test_figure7_vectors_lie_in_the_subspace_and_clip_the_stated_proportion():
 def test_figure7_sdr_falls_as_k_and_p_grow_and_supervised_is_the_reference(tmp_path):
     """The command on a 2 x 2 grid: one row per cell; every method's SDR is lower at the larger subspace
     and the larger clipped proportion; supervised (pairs) is above MC + EI (measurements only)."""
-    png, table = tmp_path / "fig7.png", tmp_path / "fig7.csv"
-    subprocess.run([sys.executable, "-m", "declipbench", "figure-subspace", "--ks", "2", "30", "--ps", "0.1",
-                    "0.4", "--train", "500", "--test", "100", "--epochs", "3", "--threads", "1",
-                    "--out", str(png), "--csv", str(table)], cwd=ROOT, check=True, capture_output=True)
+    png, table = tmp_path / "fig7_subspace.png", tmp_path / "fig7_subspace.csv"
+    proc = paper_figure("subspace", {"ks": [2, 30], "ps": [0.1, 0.4], "train": 500, "test": 100, "epochs": 3}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = {(int(r["k"]), float(r["p"])): {k: float(v) for k, v in r.items()} for r in csv.DictReader(open(table))}
     assert sorted(rows) == [(2, 0.1), (2, 0.4), (30, 0.1), (30, 0.4)]
@@ -161,7 +179,7 @@ def _reconstructor(bias: bool):
 
 
 def test_figure3_bias_free_network_is_homogeneous_and_silent_on_silence_the_biased_one_is_not():
-    from declipbench.report.bias_figure import bias_rows
+    bias_rows = load_figure("bias").bias_rows
 
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
@@ -197,7 +215,7 @@ def test_figure3_needs_both_variants_in_an_audio_experiment():
 # --------------------------------------------------------------- Figures 5 and 6: the toy experiment
 def test_figure5_without_A_amplitudes_above_a_star_give_one_measurement_with_A_they_do_not():
     from declipbench.physics.operators import haar_orthogonal
-    from declipbench.report import toy_figure as toy
+    toy = load_figure("toy")
 
     x0 = toy.synthetic_digit()
     assert x0.shape == (28, 28) and x0.min() == 0.0 and x0.max() == 1.0
@@ -220,7 +238,7 @@ def test_figure5_without_A_amplitudes_above_a_star_give_one_measurement_with_A_t
 def test_idx_reader_reads_what_it_is_given_and_refuses_a_short_file(tmp_path):
     import gzip
 
-    from declipbench.report.toy_figure import read_idx_images
+    read_idx_images = load_figure("toy").read_idx_images
 
     imgs = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     head = b"".join(int(v).to_bytes(4, "big") for v in (2051, 2, 3, 4))
@@ -242,7 +260,7 @@ def _write(path, data):
 
 def test_mnist_file_placed_by_hand_is_used_only_with_the_published_checksum(tmp_path):
     from declipbench.data.download import ChecksumError
-    from declipbench.report.toy_figure import mnist_digit
+    mnist_digit = load_figure("toy").mnist_digit
 
     wrong = tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz"
     wrong.parent.mkdir()
@@ -257,7 +275,7 @@ def test_figure6_operator_reconstructor_is_homogeneous_and_mc_alone_cannot_leave
     network trained on MC alone gains nothing over A^T y."""
     torch = pytest.importorskip("torch")
     from declipbench.physics.operators import haar_orthogonal
-    from declipbench.report import toy_figure as toy
+    toy = load_figure("toy")
 
     torch.set_num_threads(1)
     x0 = toy.synthetic_digit()
@@ -278,7 +296,9 @@ def test_figure6_operator_reconstructor_is_homogeneous_and_mc_alone_cannot_leave
 def test_input_sdr_levels_hit_their_targets_and_unreachable_ones_are_counted(tmp_path):
     from declipbench.data import io as dio
     from declipbench.metrics.sdr import sdr_db_items
-    from declipbench.report.input_sdr_figure import curve_rows, measure_levels
+    from declipbench.pipeline.input_sdr import measure_levels
+
+    curve_rows = load_figure("input_sdr").curve_rows
 
     rng = np.random.default_rng(0)
     t = np.arange(4000) / 8000

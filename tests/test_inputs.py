@@ -9,7 +9,7 @@ import yaml
 from conftest import ROOT
 from declipbench.pipeline.config import load_config
 from declipbench.pipeline.data_check import run_inputs
-from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, missing_manual, summary
+from declipbench.foundation.inputs import DOWNLOAD, MANUAL, PRESENT, missing_manual, summary
 
 
 def _by_what(inputs):

@@ -205,8 +205,8 @@ def test_a_job_dies_with_the_shell_that_started_it(tmp_path):
             "device": "cpu", "threads": 1, "progress": False,
             "params": {"network": {"channels": 4, "depth": 2},
                        "training": {"epochs": 1000, "steps_per_epoch": 5, "batch_size": 2, "crop": 256}}}
-    cmd = (f"{sys.executable} -m declipbench train --spec '{json.dumps(spec)}' --measurements {tmp_path / 'meas'} "
-           f"--out {tmp_path / 'model'} 2> {tmp_path / 'log'}; echo after")  # '; echo': bash stays the parent
+    job = json.dumps({"spec": spec, "measurements": str(tmp_path / "meas"), "out": str(tmp_path / "model")})
+    cmd = f"{sys.executable} -m declipbench train --job '{job}' 2> {tmp_path / 'log'}; echo after"  # '; echo': bash stays the parent
     shell = subprocess.Popen(["bash", "-c", cmd], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.time() + 60
     while not (tmp_path / "model" / "checkpoint.pt").exists():  # training is under way

@@ -150,7 +150,7 @@ def test_loss_objects_compute_the_functions_of_the_paper():
 def test_a_new_loss_is_a_class_and_a_name():
     """Registering a class is all it takes for a variant's ``losses:`` list and the parameters to know it."""
     from declipbench.losses import LOSSES, Loss, register
-    from declipbench.pipeline.parameters import Param
+    from declipbench.foundation.parameters import Param
     from declipbench.pipeline.plugins import method_params
     from declipbench.training.learned import NetworkMethod
 

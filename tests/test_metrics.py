@@ -78,7 +78,7 @@ def test_a_method_failing_on_the_hard_items_is_not_crowned(tmp_path):
     good = _rows([14.0, 13.0, 15.0, 6.0, 5.0, 4.0], label="Good", method="good")
     failing = [dict(r, note="nonfinite reconstruction") if r["value"] == "" else r
                for r in _rows([13.5, 12.5, 14.5, None, None, None], label="Failing", method="failing")]
-    from declipbench.report.records import write_records
+    from declipbench.metrics.records import write_records
 
     write_records(tmp_path / "m.csv", good + failing)
     summary = write_tables([tmp_path / "m.csv"], ["sdr"], tmp_path / "t", tmp_path / "all.csv", "T")
@@ -277,7 +277,7 @@ def test_hostile_labels_and_titles_stay_text_in_markdown_and_latex(tmp_path):
 
     rows = _rows([1.0, 2.0, 3.0], label=HOSTILE, method="evil") + _rows([2.0, 3.0, 4.0], label="Plain", method="p")
     (tmp_path / "m.csv").write_text("")
-    from declipbench.report.records import write_records
+    from declipbench.metrics.records import write_records
 
     write_records(tmp_path / "m.csv", rows)
     write_tables([tmp_path / "m.csv"], ["sdr"], tmp_path / "t", tmp_path / "all.csv", title=HOSTILE)

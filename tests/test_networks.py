@@ -50,7 +50,7 @@ def test_paper_unet_size():
     # config/paper.yaml's U-Net: "5 down / 5 up" read as five levels (depth 4), channels doubling from 64 to 1024
     import yaml
 
-    from declipbench.pipeline.plugins import ROOT
+    from declipbench.foundation.contracts import ROOT
 
     net_p = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["experiments"]["table1"]["method_defaults"]["network"]
     net = UNet1d(channels=net_p["channels"], depth=net_p["depth"])
@@ -135,8 +135,8 @@ def test_replicate_padding_repeats_the_last_sample_and_crops_back():
 
 
 def test_network_options_reach_the_model_and_bad_ones_are_named():
-    from declipbench.pipeline.parameters import resolve
-    from declipbench.pipeline.plugins import Context
+    from declipbench.foundation.parameters import resolve
+    from declipbench.foundation.contracts import Context
     from declipbench.training.learned import NetworkMethod, build_model
 
     p = resolve(NetworkMethod.declaration(), {"network": {"channels": 2, "depth": 2, "padding": "replicate",

@@ -308,7 +308,7 @@ def test_the_pristine_model_ships_with_the_package(monkeypatch, tmp_path):
 
     monkeypatch.delenv("DECLIPBENCH_NIQE_MODEL", raising=False)
     monkeypatch.delenv("DECLIPBENCH_NIQE_SHA256", raising=False)
-    monkeypatch.setattr("declipbench.pipeline.plugins.ROOT", tmp_path)  # no data/niqe/ cache
+    monkeypatch.setattr("declipbench.foundation.contracts.ROOT", tmp_path)  # no data/niqe/ cache
     model, source = niqe_module.niqe_model()
     assert model is not None and source.startswith(str(niqe_module.PACKAGED_MODEL))
     notice = niqe_module.PACKAGED_MODEL.with_name("NIQE_NOTICE.txt").read_text()

@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from declipbench.pipeline.config import deep_merge, expand_variants, grid_points, method_entries
-from declipbench.pipeline.plugins import (PluginError, discover_methods, import_method_module, load_method,
-                                          method_class, method_params, validate_declaration)
+from declipbench.foundation.contracts import PluginError
+from declipbench.pipeline.plugins import (discover_methods, import_method_module, load_method, method_class,
+                                          method_params, validate_declaration)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,7 +130,7 @@ def test_deep_merge_does_not_mutate():
 
 
 def test_identity_returns_input():
-    from declipbench.pipeline.plugins import Context
+    from declipbench.foundation.contracts import Context
 
     _, m = load_method("identity")
     y = np.random.default_rng(0).standard_normal((2, 50)).astype(np.float32)
@@ -141,7 +142,7 @@ def test_a_method_folder_is_a_package_with_private_modules(tmp_path):
     """The template's method.py imports its private helpers.py relatively; an edit to a helper is seen."""
     import os
 
-    from declipbench.pipeline.plugins import Context
+    from declipbench.foundation.contracts import Context
 
     path = _write_method(tmp_path, {**_good(), "variants": {"default": {"params": {"gain": 2.0}}}})
     decl = validate_declaration(path)
@@ -195,7 +196,7 @@ def test_a_misspelt_variant_parameter_names_method_yaml(tmp_path):
 
 
 def test_describe_lists_the_declared_parameters(capsys):
-    from declipbench.pipeline.cli import main
+    from declipbench.cli import main
 
     assert main(["describe", "method", "social_sparsity"]) == 0
     out = capsys.readouterr().out
@@ -209,7 +210,7 @@ def test_describe_lists_the_declared_parameters(capsys):
 def test_a_copy_of_the_package_without_its_checkout_is_refused_with_what_to_do(tmp_path):
     """A non-editable install puts the package in site-packages without methods/, datasets/, workflow/:
     the suite refuses it, naming what is missing and the editable install."""
-    from declipbench.pipeline.plugins import ROOT, require_checkout
+    from declipbench.foundation.contracts import ROOT, require_checkout
 
     assert require_checkout() == ROOT
     (tmp_path / "declipbench").mkdir()

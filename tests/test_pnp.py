@@ -196,7 +196,8 @@ def test_fetch_weights_without_checksum_asks_for_one(tmp_path, monkeypatch):
 
 def test_dpir_plugin_standin_fit_and_reconstruct(tmp_path):
     from declipbench.physics.camera import CameraCurve, camera_measure, exposure_scale
-    from declipbench.pipeline.plugins import Context, PluginError, TrainData, load_dataset, load_method, method_params
+    from declipbench.foundation.contracts import Context, PluginError, TrainData
+    from declipbench.pipeline.plugins import load_dataset, load_method, method_params
 
     synthetic_scene = load_dataset("synthetic_hdr").synthetic_scene
     decl, method = load_method("dpir")

@@ -6,7 +6,8 @@ import torch
 
 from declipbench.metrics.sdr import sdr_db
 from conftest import ROOT
-from declipbench.pipeline.plugins import Context, discover_methods, import_method_module, load_method, method_params
+from declipbench.foundation.contracts import Context
+from declipbench.pipeline.plugins import discover_methods, import_method_module, load_method, method_params
 
 _sparsity = import_method_module(ROOT / "methods" / "social_sparsity", "sparsity")
 GaborFrame, declip, declip_plain = _sparsity.GaborFrame, _sparsity.declip, _sparsity.declip_plain

@@ -11,7 +11,8 @@ import pytest
 from conftest import FIXTURES, ROOT
 from declipbench.metrics.sdr import sdr_db
 from declipbench.pipeline import survey
-from declipbench.pipeline.plugins import Context, import_method_module, load_dataset, load_method, method_params
+from declipbench.foundation.contracts import Context
+from declipbench.pipeline.plugins import import_method_module, load_dataset, load_method, method_params
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 

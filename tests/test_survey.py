@@ -17,7 +17,8 @@ from declipbench.pipeline import survey
 from declipbench.pipeline.config import ConfigError, validate_config
 from declipbench.data.download import ChecksumError
 from declipbench.metrics.sdr import sdr_db
-from declipbench.pipeline.plugins import Context, Method, import_method_module, load_method, method_params
+from declipbench.foundation.contracts import Context, Method
+from declipbench.pipeline.plugins import import_method_module, load_method, method_params
 
 sys.path.insert(0, str(Path(__file__).parent))
 from localserver import LocalServer  # noqa: E402

@@ -11,6 +11,7 @@ from declipbench.data import io
 from declipbench.pipeline import steps
 from declipbench.pipeline.config import job_spec, validate_config
 from declipbench.metrics.niqe import niqe_model
+from declipbench.physics import Thresholds
 from declipbench.pipeline.steps import evaluate
 from declipbench.report.figures import example_figure, pick_item, saturated_window
 from declipbench.report.tables import write_tables
@@ -95,8 +96,8 @@ def test_saturated_window_finds_the_brightest_block():
 def test_fit_on_images_uses_square_crops_and_is_deterministic(tmp_path):
     import torch
 
-    from declipbench.pipeline.parameters import resolve
-    from declipbench.pipeline.plugins import Context
+    from declipbench.foundation.parameters import resolve
+    from declipbench.foundation.contracts import Context
     from declipbench.training import TrainSettings, fit
     from declipbench.training.learned import NetworkMethod, build_model
     from declipbench.training.loop import _crop_corners, _take2d
@@ -121,13 +122,13 @@ def test_fit_on_images_uses_square_crops_and_is_deterministic(tmp_path):
         ctx = Context(params=params, tau_low=-1.0, tau_high=1.0, seed=3, modality="image")
         model = build_model(params, ctx, x.shape)
         s, losses = TrainSettings.from_params(params["training"]), NetworkMethod.losses(params)
-        rows = fit(model, losses, ctx.thresholds, s, tmp_path / run, y, None, y[:1], x[:1], modality="image", seed=3,
+        rows = fit(model, losses, Thresholds(ctx.tau_low, ctx.tau_high), s, tmp_path / run, y, None, y[:1], x[:1], modality="image", seed=3,
                    threads=1, progress=False)
         assert math.isfinite(rows[-1]["train_loss"]) and "val_sdr" in rows[-1]
         weights.append({k: v.clone() for k, v in model.state_dict().items()})
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     with pytest.raises(ValueError, match="items x C x H x W"):
-        fit(model, losses, ctx.thresholds, s, tmp_path / "c", y[:, 0], None, modality="image", progress=False)
+        fit(model, losses, Thresholds(ctx.tau_low, ctx.tau_high), s, tmp_path / "c", y[:, 0], None, modality="image", progress=False)
 
 
 def test_measure_images_without_camera_is_plain_clipping(tmp_path):

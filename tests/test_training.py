@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from declipbench.pipeline.parameters import resolve
-from declipbench.pipeline.plugins import Context, PluginError, method_params
+from declipbench.foundation.parameters import resolve
+from declipbench.foundation.contracts import Context, PluginError
+from declipbench.physics import Thresholds
+from declipbench.pipeline.plugins import method_params
 from declipbench.training import TrainSettings, fit, subset_indices
 from declipbench.training.learned import NetworkMethod, build_model
 
@@ -26,8 +28,9 @@ import os, signal, sys, json, logging
 import numpy as np, torch
 logging.basicConfig(level=logging.INFO)
 sys.path.insert(0, {root!r})
-from declipbench.pipeline.parameters import resolve
-from declipbench.pipeline.plugins import Context
+from declipbench.foundation.parameters import resolve
+from declipbench.foundation.contracts import Context
+from declipbench.physics import Thresholds
 from declipbench.training import TrainSettings, fit
 from declipbench.training.learned import NetworkMethod, build_model
 torch.set_num_threads(1)
@@ -43,7 +46,7 @@ kill_after = {kill_after}
 def hook(epoch):
     if epoch == kill_after:
         os.kill(os.getpid(), signal.SIGKILL)  # a crash right after a checkpoint was written
-rows = fit(model, NetworkMethod.losses(params), ctx.thresholds, s, {workdir!r}, y,
+rows = fit(model, NetworkMethod.losses(params), Thresholds(ctx.tau_low, ctx.tau_high), s, {workdir!r}, y,
            x if "supervised" in {losses!r} else None, y[:4], x[:4], modality="audio", seed=3, threads=1,
            progress=False, on_epoch_end=hook)
 torch.save(model.state_dict(), os.path.join({workdir!r}, "final.pt"))
@@ -83,9 +86,9 @@ def test_changed_settings_start_over_and_keep_old_checkpoint(tmp_path):
     small = {"network": {"channels": 2, "depth": 1}, "losses": ["mc"],
              "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 128}}
     ctx, model, losses, s = _setup(small)
-    fit(model, losses, ctx.thresholds, s, tmp_path, y, modality="audio", threads=1, progress=False)
+    fit(model, losses, Thresholds(ctx.tau_low, ctx.tau_high), s, tmp_path, y, modality="audio", threads=1, progress=False)
     ctx, model, losses2, s2 = _setup({**small, "training": {**small["training"], "lr": 0.01}})
-    fit(model, losses2, ctx.thresholds, s2, tmp_path, y, modality="audio", threads=1, progress=False)
+    fit(model, losses2, Thresholds(ctx.tau_low, ctx.tau_high), s2, tmp_path, y, modality="audio", threads=1, progress=False)
     assert (tmp_path / f"checkpoint.{fingerprint(s, losses, 0)}.pt").exists()
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["fingerprint"] == fingerprint(s2, losses2, 0)
     # a loss parameter is part of the fingerprint too
@@ -109,7 +112,7 @@ def test_self_supervised_loss_never_sees_clean_signals(tmp_path, monkeypatch):
     y = np.clip(x, -0.1, 0.1)
     ctx, model, losses, s = _setup({"network": {"channels": 2, "depth": 1}, "losses": ["mc", "ei"],
                                     "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 128}})
-    fit(model, losses, ctx.thresholds, s, tmp_path, y, x_train=x, modality="audio", threads=1, progress=False)
+    fit(model, losses, Thresholds(ctx.tau_low, ctx.tau_high), s, tmp_path, y, x_train=x, modality="audio", threads=1, progress=False)
     assert len(seen) == 4 and all(v is None for v in seen)
 
 
@@ -121,7 +124,7 @@ def test_same_seed_same_weights_different_seed_differs(tmp_path):
         ctx, m, losses, s = _setup({"network": {"channels": 2, "depth": 1}, "losses": ["mc", "ei"],
                                     "training": {"epochs": 1, "steps_per_epoch": 3, "batch_size": 2, "crop": 128}},
                                    seed=seed)
-        fit(m, losses, ctx.thresholds, s, tmp_path / d, y, modality="audio", seed=seed, threads=1, progress=False)
+        fit(m, losses, Thresholds(ctx.tau_low, ctx.tau_high), s, tmp_path / d, y, modality="audio", seed=seed, threads=1, progress=False)
         return m.state_dict()
 
     a, b, c = train(0, "a"), train(0, "b"), train(1, "c")
@@ -138,7 +141,7 @@ def test_a_zero_weight_term_is_skipped_with_its_draws(tmp_path):
     out = []
     for extra in ({"losses": ["mc"]}, {"losses": ["mc", "ei"], "ei": {"weight": 0.0}}):
         ctx, m, losses, s = _setup({**small, **extra})
-        fit(m, losses, ctx.thresholds, s, tmp_path / str(len(out)), y, modality="audio", threads=1, progress=False)
+        fit(m, losses, Thresholds(ctx.tau_low, ctx.tau_high), s, tmp_path / str(len(out)), y, modality="audio", threads=1, progress=False)
         out.append(m.state_dict())
     assert all(torch.equal(out[0][k], out[1][k]) for k in out[0])
 
@@ -152,9 +155,9 @@ def test_images_need_their_modality(tmp_path):
     ctx = Context(p, -0.8, 0.8, modality="image")
     model = build_model(p, ctx, x.shape)
     with pytest.raises(ValueError, match="audio data must be items x samples"):
-        fit(model, NetworkMethod.losses(p), ctx.thresholds, TrainSettings.from_params(p["training"]), tmp_path,
+        fit(model, NetworkMethod.losses(p), Thresholds(ctx.tau_low, ctx.tau_high), TrainSettings.from_params(p["training"]), tmp_path,
             y, modality="audio", threads=1, progress=False)
-    fit(model, NetworkMethod.losses(p), ctx.thresholds, TrainSettings.from_params(p["training"]), tmp_path,
+    fit(model, NetworkMethod.losses(p), Thresholds(ctx.tau_low, ctx.tau_high), TrainSettings.from_params(p["training"]), tmp_path,
         y, modality="image", threads=1, progress=False)
 
 
@@ -208,7 +211,7 @@ def test_identical_trainings_write_identical_files(tmp_path):
     decl, method = load_method("self_supervised")
     params = method_params(type(method), {"network": {"channels": 2, "depth": 1}, "training": {
         "epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 128}}, "t")
-    from declipbench.pipeline.plugins import TrainData
+    from declipbench.foundation.contracts import TrainData
 
     digests = []
     for run in ("a", "b"):
@@ -290,7 +293,28 @@ def test_bf16_and_compile_are_training_options(tmp_path, monkeypatch):
                                     "training": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "crop": 64,
                                                  "precision": "bf16", "compile": True}})
     x = (np.random.default_rng(0).standard_normal((8, 256)) * 0.3).astype(np.float32)
-    rows = fit(model, losses, ctx.thresholds, s, tmp_path, np.clip(x, -0.1, 0.1), modality="audio", seed=0,
+    rows = fit(model, losses, Thresholds(ctx.tau_low, ctx.tau_high), s, tmp_path, np.clip(x, -0.1, 0.1), modality="audio", seed=0,
                threads=1, progress=False)
     assert compiled == [model] and np.isfinite(rows[0]["train_loss"])
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_a_truncated_model_file_is_named_and_set_aside_so_the_next_run_retrains(tmp_path):
+    """A ``model.pt`` cut short (a full disk, a broken copy): reconstruct names the file and moves it aside
+    (nothing deleted), so the workflow's next run finds the model missing and trains it again."""
+    from declipbench.training.state import UnreadableStateFile, load_state, save_state
+
+    ctx, model, _, _ = _setup({"network": {"channels": 4, "depth": 2}})
+    ctx.workdir = tmp_path
+    save_state(model.state_dict(), tmp_path / "model.pt")
+    data = (tmp_path / "model.pt").read_bytes()
+    (tmp_path / "model.pt").write_bytes(data[: len(data) // 2])
+    method = NetworkMethod()
+    with pytest.raises(UnreadableStateFile, match=r"model\.pt: cannot load it .*moved to model\.pt\.unreadable"):
+        method.reconstruct(np.zeros((1, 256), np.float32), ctx)
+    assert not (tmp_path / "model.pt").exists()
+    assert (tmp_path / "model.pt.unreadable").read_bytes() == data[: len(data) // 2]
+    (tmp_path / "c.pt").write_bytes(b"not a torch file")
+    with pytest.raises(UnreadableStateFile, match="c.pt: cannot load it"):
+        load_state(tmp_path / "c.pt")          # without set_aside the file stays where it is
+    assert (tmp_path / "c.pt").exists()

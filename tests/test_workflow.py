@@ -5,6 +5,7 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,9 +35,10 @@ def test_dry_run(configfile):
 def test_dry_run_paper_config_is_not_merged_with_demo():
     out = snakemake("-n", "-p", "--forceall", "--configfile", "config/paper.yaml").stdout
     assert "synth_music" not in out and "results/paper/" in out
-    # each job's --spec argument, read as the shell reads it (a label may hold a quote: "authors' 2024 code")
-    specs = [json.loads(words[words.index("--spec") + 1]) for line in out.splitlines() if "--spec '" in line
-             for words in [shlex.split(line.strip())] if "--spec" in words]
+    # each method job's spec, in its --job argument read as the shell reads it (a label may hold a quote)
+    jobs = [json.loads(words[words.index("--job") + 1]) for line in out.splitlines() if "--job '" in line
+            for words in [shlex.split(line.strip())] if "--job" in words]
+    specs = [j["spec"] for j in jobs if "spec" in j and "method" in j["spec"]]
     specs = [s for s in specs if s.get("experiment") == "table1"]  # table4 (images) has its own network
     assert specs
     for s in specs:  # the paper's network, nothing of the demo's (no channel cap, no 8 channels)
@@ -162,6 +164,25 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     # a second invocation has nothing to do
     again = snakemake("-n", "--configfile", "tiny.yaml", cwd=repo).stdout
     assert "Nothing to be done" in again
+
+
+def test_report_keeps_hostile_text_out_of_its_markup(tiny_run):
+    """User text reaches the HTML report inside Snakemake's embedded JSON (table titles as report labels, the
+    config files): ``declipbench report`` escapes it so no ``</script>`` or tag of it survives as markup; the
+    plain ``snakemake --report`` does not (the check can fail)."""
+    hostile = "T </script><img src=x onerror=alert(2)> & A|B"
+    cfg = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    cfg["experiments"]["table1"]["title"] = hostile
+    (tiny_run / "hostile.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    safe, plain = tiny_run / "results" / "tiny" / "safe.html", tiny_run / "results" / "tiny" / "plain.html"
+    proc = subprocess.run([sys.executable, "-m", "declipbench", "report", "--configfile", "hostile.yaml", "--out",
+                           str(safe)], cwd=tiny_run, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = safe.read_text()
+    assert "<img src=x" not in html and "</script><img" not in html
+    assert "\\u003c/script\\u003e\\u003cimg src=x onerror=alert(2)\\u003e" in html  # the title, as JSON data
+    snakemake("--configfile", "hostile.yaml", "--report", str(plain), cwd=tiny_run)
+    assert "</script><img src=x onerror=alert(2)>" in plain.read_text()
 
 
 @pytest.mark.full

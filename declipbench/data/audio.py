@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pipeline.parameters import Param
+from ..foundation.parameters import Param
 
 EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au")
 

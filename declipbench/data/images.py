@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..physics.camera import CameraCurve, exposure_scale, sample_curve, saturated_fraction
-from ..pipeline.parameters import Param
+from ..foundation.parameters import Param
 
 # --------------------------------------------------------------------------------------- patches
 def downscale(img: np.ndarray, factor: int) -> np.ndarray:

@@ -13,6 +13,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from ..foundation.paths import Paths
+
 
 def _default_file_mode() -> int:
     """The mode ``open()`` would give a new file: 0o666 less the process umask."""
@@ -139,3 +141,10 @@ def write_csv(path, rows: Iterable[dict], fieldnames: list[str]) -> None:
 def read_csv(path) -> list[dict]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def load_split(meas_dir: Path | str, split: str, with_x: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(y, x)`` of a split of a measured set (``x`` None unless ``with_x``), memory-mapped files as arrays."""
+    y = np.asarray(load_npy(Paths.split_array(str(meas_dir), split, "y")))
+    x = np.asarray(load_npy(Paths.split_array(str(meas_dir), split, "x"))) if with_x else None
+    return y, x

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..physics.thresholds import tau_for_input_sdr
-from ..pipeline.parameters import Param
+from ..foundation.parameters import Param
 
 #: The level law of the embedded generators (:func:`scale_to_random_peak`); a module's ``check`` orders them.
 RANDOM_PEAK = {

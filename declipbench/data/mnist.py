@@ -1,6 +1,6 @@
 """MNIST's test images (LeCun, Cortes, Burges), the digit of the toy experiment (Figures 5 and 6): where they
 come from, and what a run needs of them (``declipbench check-data``). Reading them is in
-:mod:`declipbench.report.toy_figure`."""
+the toy figure's module, ``figures/toy.py``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def mnist_path(data_dir) -> Path:
 
 def mnist_inputs(data_dir) -> list:
     """MNIST's test images for Figures 5 and 6 (``declipbench check-data``)."""
-    from ..pipeline.inputs import DOWNLOAD, PRESENT, Input
+    from ..foundation.inputs import DOWNLOAD, PRESENT, Input
 
     path = mnist_path(data_dir)
     if path.is_file():

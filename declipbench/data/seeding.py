@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pipeline.parameters import Param
+from ..foundation.parameters import Param
 
 
 def item_rng(seed: int, split: str, index: int, salt: str = "") -> np.random.Generator:

@@ -23,7 +23,7 @@ from typing import Callable
 
 import torch
 
-from ..pipeline.parameters import Param
+from ..foundation.parameters import Param, resolve
 
 LOSSES: dict[str, type["Loss"]] = {}
 
@@ -68,6 +68,14 @@ class Loss:
     @classmethod
     def check(cls, params: dict, where: str) -> None:
         """Checks across parameters that the declaration cannot express (raise ``ValueError``)."""
+
+    @classmethod
+    def resolve(cls, given: dict | None, where: str) -> dict:
+        """``given`` completed with the declared defaults and checked (:func:`declipbench.Param` rules and
+        :meth:`check`); errors name ``where``."""
+        params = resolve(cls.declaration(), given, where)
+        cls.check(params, where)
+        return params
 
     def __call__(self, x_hat: torch.Tensor, y: torch.Tensor, x: torch.Tensor | None = None, *,
                  model: Callable[[torch.Tensor], torch.Tensor], physics,

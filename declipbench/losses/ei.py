@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 
 from ..physics.clipping import Thresholds, clip, clipped_mask, masks
-from ..pipeline.parameters import Param
+from ..foundation.parameters import Param
 from .base import Loss, register
 from .mc import _reduce
 

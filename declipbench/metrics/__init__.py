@@ -1,5 +1,9 @@
 """Metrics (the paper's SDR, eq. 15, PSNR, eq. 14, PESQ and NIQE): one module each, and the registry the tables and the evaluate step use.
 
+A metric is declared in its own module, ``METRICS = [Metric(...)]`` (:class:`.base.Metric`: name, modality,
+direction, column headers, the score function); every module of this package is imported with it, so a
+metric added as a new module here is registered without editing anything else (README, "Add a metric").
+
 Every score takes one item and returns ``(value, note)``: ``value`` is a float, or ``nan`` with ``note``
 saying why the item could not be scored (PESQ refuses silence; a reconstruction with NaN/Inf is flagged,
 never averaged). Tables count and report such items.
@@ -17,38 +21,19 @@ niqe      :mod:`.niqe` (MATLAB parity) ``niqe_scorer()`` image    lower
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+import importlib
+import pkgutil
 
-Score = Callable[..., tuple[float, str]]
+from .base import Metric, Score  # noqa: F401  (what a metric module declares)
 
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    modality: str
-    higher_is_better: bool
-    unit: str  # column header (Markdown, CSV)
-    latex: str  # column header (LaTeX)
-    module: str
-    function: str  # a score, or with ``factory`` a function returning one (set up once per evaluation)
-    factory: bool = False
-
-    def scorer(self) -> Score:
-        """The per-item score ``(x, x_hat, y, sample_rate) -> (value, note)``."""
-        from importlib import import_module
-
-        fn = getattr(import_module(f".{self.module}", __name__), self.function)
-        return fn() if self.factory else fn
-
-
-METRICS = {m.name: m for m in (
-    Metric("sdr", "audio", True, "SDR (dB)", "SDR (dB)", "sdr", "sdr_score"),
-    Metric("delta_sdr", "audio", True, "ΔSDR (dB)", r"$\Delta$SDR (dB)", "sdr", "delta_sdr_score"),
-    Metric("pesq", "audio", True, "PESQ", "PESQ", "pesq", "pesq_score"),
-    Metric("psnr", "image", True, "PSNR (dB)", "PSNR (dB)", "psnr", "psnr_score"),
-    Metric("niqe", "image", False, "NIQE ↓", r"NIQE $\downarrow$", "niqe", "niqe_scorer", factory=True),
-)}
+#: name -> :class:`Metric`, from the ``METRICS`` list of every module of this package
+METRICS: dict[str, Metric] = {}
+for _module in pkgutil.iter_modules(__path__):
+    for _metric in getattr(importlib.import_module(f"{__name__}.{_module.name}"), "METRICS", ()):
+        if _metric.name in METRICS:
+            raise ValueError(f"two metrics are named {_metric.name!r}: in {METRICS[_metric.name].module} and "
+                             f"{_module.name}")
+        METRICS[_metric.name] = _metric
 
 
 def __getattr__(name):  # the scores themselves, imported on first use (the modules share the metrics' names)

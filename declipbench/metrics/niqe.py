@@ -54,6 +54,10 @@ import numpy as np
 from scipy.ndimage import correlate
 from scipy.special import gamma as _gamma
 
+from .base import Metric
+
+METRICS = [Metric("niqe", "image", False, "NIQE ↓", r"NIQE $\downarrow$", "niqe", "niqe_scorer", factory=True)]
+
 __all__ = [
     "niqe",
     "load_pristine_model",
@@ -469,7 +473,7 @@ def niqe_model() -> tuple[dict | None, str]:
     with the package (:data:`PACKAGED_MODEL`), so NIQE works offline."""
     import os
 
-    from ..pipeline.plugins import ROOT
+    from ..foundation.contracts import ROOT
 
     tried = []
     env = os.environ.get("DECLIPBENCH_NIQE_MODEL")

@@ -7,7 +7,10 @@ import math
 import numpy as np
 
 from ..data.audio import resample
+from .base import Metric
 from .sdr import _nonfinite
+
+METRICS = [Metric("pesq", "audio", True, "PESQ", "PESQ", "pesq", "pesq_score")]
 
 PESQ_RATE = 16000
 

@@ -6,7 +6,10 @@ import math
 
 import numpy as np
 
+from .base import Metric
 from .sdr import _nonfinite
+
+METRICS = [Metric("psnr", "image", True, "PSNR (dB)", "PSNR (dB)", "psnr", "psnr_score")]
 
 
 def psnr_db(x, x_hat, peak: float | None = None) -> float:

@@ -1,4 +1,5 @@
-"""SDR (eq. 15), the one place it is computed, and the per-item scores SDR and Delta-SDR."""
+"""The per-item table scores SDR and Delta-SDR; the SDR itself (eq. 15) is computed in one place,
+:mod:`declipbench.physics.distortion`, which the thresholds for a target input SDR also use."""
 
 from __future__ import annotations
 
@@ -6,30 +7,13 @@ import math
 
 import numpy as np
 
+from ..physics.distortion import sdr_db, sdr_db_items  # noqa: F401  (the metric's public names)
+from .base import Metric
 
-def _db(num: float, err: float) -> float:
-    if num == 0:
-        return math.nan  # a silent reference: no SDR
-    return math.inf if err == 0 else 10.0 * math.log10(num / err)
-
-
-def sdr_db(x, x_hat) -> float:
-    """SDR (eq. 15) in dB of one signal: ``10 log10(||x||^2 / ||x - x_hat||^2)``, in float64.
-
-    ``+inf`` when ``x_hat`` equals ``x`` exactly (Identity on an item without clipping); ``nan`` when ``x``
-    is silent (the ratio is undefined). The table scores below record both as missing, with the reason.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    err = np.sum((x - np.asarray(x_hat, dtype=np.float64)) ** 2)
-    return _db(np.sum(x**2), err)
-
-
-def sdr_db_items(x, x_hat) -> np.ndarray:
-    """:func:`sdr_db` of each item (items on the first axis, any shape after it), as a float64 array."""
-    x = np.asarray(x, dtype=np.float64)
-    x = x.reshape(len(x), -1)
-    err = np.sum((x - np.asarray(x_hat, dtype=np.float64).reshape(len(x), -1)) ** 2, axis=1)
-    return np.array([_db(n, e) for n, e in zip(np.sum(x**2, axis=1), err)], dtype=np.float64)
+METRICS = [
+    Metric("sdr", "audio", True, "SDR (dB)", "SDR (dB)", "sdr", "sdr_score"),
+    Metric("delta_sdr", "audio", True, "ΔSDR (dB)", r"$\Delta$SDR (dB)", "sdr", "delta_sdr_score"),
+]
 
 
 def _nonfinite(x_hat) -> str:

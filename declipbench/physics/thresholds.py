@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics.sdr import sdr_db
+from .distortion import sdr_db
 
 
 def tau_for_input_sdr(x: np.ndarray, target_db: float, *, tol: float = 1e-6, max_iter: int = 200) -> float:

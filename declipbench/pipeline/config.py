@@ -21,12 +21,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-
-from .parameters import resolve, restrict
-from .paths import Paths
-from .plugins import (ROOT, Declaration, PluginError, dataset_params, discover_datasets, discover_methods,
-                      display_path, load_dataset, method_class, method_params, unknown_method)
-from .schema import errors, fill_defaults, load_schema, load_yaml, non_finite
+from ..foundation.contracts import ROOT, PluginError
+from ..foundation.parameters import restrict
+from ..foundation.paths import Paths
+from ..foundation.schema import errors, fill_defaults, load_schema, load_yaml, non_finite
+from .figures import check_figures
+from .plugins import (Declaration, dataset_params, discover_datasets, discover_methods, display_path, load_dataset,
+                      method_class, method_params, unknown_method)
 
 CONFIG_SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -169,67 +170,10 @@ def validate_config(config: dict, source: str = "config") -> dict:
         _check_datasets(config, source)
         _check_experiments(config, source)
         _check_surveys(config, source)
-        _check_figures(config, source)
+        check_figures(config, source)
     except PluginError as exc:  # its message names the file and the field
         raise ConfigError(str(exc)) from exc
     return config
-
-
-def _check_figures(config: dict, source: str) -> None:
-    """A figure drawn from an experiment's data names an experiment of the right modality; Figure 7's grid
-    fits its dimension and its EI parameters are the EI loss's (stored back resolved)."""
-    sub = config["figures"].get("subspace")
-    if sub is not None:
-        for k in sub["ks"]:
-            if k >= sub["dim"]:
-                raise ConfigError(f"{source}: figures.subspace.ks: k = {k} is not below dim = {sub['dim']}")
-        for p in sub["ps"]:
-            if not 1 <= round(p * sub["dim"]) < sub["dim"]:
-                raise ConfigError(f"{source}: figures.subspace.ps: p = {p} clips {round(p * sub['dim'])} of "
-                                  f"{sub['dim']} entries; need at least 1 and fewer than {sub['dim']}")
-        _resolve_figure_ei(sub, "subspace", source)
-    toy = config["figures"].get("toy")
-    if toy is not None:
-        amps = toy["amplitudes"]
-        if amps["max"] <= amps["min"]:
-            raise ConfigError(f"{source}: figures.toy.amplitudes: max = {amps['max']} is not above min = {amps['min']}")
-        _resolve_figure_ei(toy, "toy", source)
-    if "input_sdr" in config["figures"]:
-        _figure_experiment(config, "input_sdr", "audio", "the input-SDR figure", source)
-    fig = config["figures"].get("bias")
-    if fig is not None:
-        exp = _figure_experiment(config, "bias", "audio", "Figure 3", source)
-        for key in ("bias_free", "biased"):
-            variants = (exp["methods"].get(fig["method"]) or {}).get("variants") or []
-            if fig[key] not in variants:
-                raise ConfigError(f"{source}: figures.bias.{key}: {fig['method']}/{fig[key]} is not among the variants "
-                                  f"of experiments.{fig['experiment']}.methods.{fig['method']}: {variants}")
-    if "hdr_mask" in config["figures"]:
-        _figure_experiment(config, "hdr_mask", "image", "Figure 4", source)
-
-
-def _resolve_figure_ei(fig: dict, key: str, source: str) -> None:
-    """A figure's ``ei`` section resolved (stored back) and checked against the EI loss's declaration."""
-    from ..losses import LOSSES
-
-    try:
-        fig["ei"] = resolve(LOSSES["ei"].declaration(), {"g_max": 2.0, **fig["ei"]}, f"figures.{key}.ei")
-        LOSSES["ei"].check(fig["ei"], f"figures.{key}.ei")
-    except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-
-
-def _figure_experiment(config: dict, key: str, modality: str, what: str, source: str) -> dict:
-    """The experiment ``figures.<key>.experiment`` names, which must exist and have ``modality``."""
-    name = config["figures"][key]["experiment"]
-    exp = config["experiments"].get(name)
-    if exp is None:
-        raise ConfigError(f"{source}: figures.{key}.experiment: unknown experiment {name!r}; "
-                          f"available: {sorted(config['experiments'])}")
-    if exp["modality"] != modality:
-        raise ConfigError(f"{source}: figures.{key}.experiment: {name!r} has modality {exp['modality']!r}; "
-                          f"{what} needs an {modality} experiment")
-    return exp
 
 
 def _check_datasets(config: dict, source: str) -> None:
@@ -266,6 +210,9 @@ def _check_experiments(config: dict, source: str) -> None:
         if exp["dataset"] in exp["test_sets"]:
             raise ConfigError(f"{source}: {where}.test_sets: {exp['dataset']!r} is already the experiment's dataset")
         for metric in exp["metrics"]:
+            if metric not in METRICS:
+                raise ConfigError(f"{source}: {where}.metrics: unknown metric {metric!r}; available: {sorted(METRICS)} "
+                                  f"(one module each in declipbench/metrics/)")
             if METRICS[metric].modality != exp["modality"]:
                 raise ConfigError(f"{source}: {where}.metrics: {metric!r} scores {METRICS[metric].modality} "
                                   f"reconstructions, the experiment's modality is {exp['modality']!r}")

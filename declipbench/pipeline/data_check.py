@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .inputs import PRESENT, Input
+from ..foundation.inputs import PRESENT, Input
 
 
 def run_inputs(config: dict) -> list[Input]:
     """The inputs of a validated configuration, in the order data sets, surveys, figures, methods."""
     from .config import section_variants
-    from .paths import Paths
+    from ..foundation.paths import Paths
+    from .figures import load_figure
     from .plugins import dataset_params, discover_methods, load_dataset, method_class
 
     data_dir = Path(config.get("data_dir") or "data")
@@ -28,7 +29,7 @@ def run_inputs(config: dict) -> list[Input]:
         mod = load_dataset(ds["module"])
         if not hasattr(mod, "inputs"):
             continue
-        manifest = Path(paths.data(name)) / "manifest.json"
+        manifest = Path(Paths.manifest(paths.data(name)))
         if manifest.is_file():
             out.append(Input(f"data set {name} (prepared)", str(manifest), PRESENT, used_by=f"datasets.{name}"))
             continue
@@ -38,11 +39,10 @@ def run_inputs(config: dict) -> list[Input]:
         mod = load_dataset(sv["dataset"]["module"])
         if hasattr(mod, "inputs"):
             out += [_tag(i, f"surveys.{name}") for i in mod.inputs(sv["dataset"]["params"], data_dir)]
-    toy = config.get("figures", {}).get("toy")
-    if toy and toy.get("digit") == "mnist":
-        from ..data.mnist import mnist_inputs
-
-        out += [_tag(i, "figures.toy") for i in mnist_inputs(data_dir)]
+    for key, params in config.get("figures", {}).items():
+        mod = load_figure(key)
+        if hasattr(mod, "external_inputs"):
+            out += [_tag(i, f"figures.{key}") for i in mod.external_inputs(params, data_dir)]
     methods = discover_methods()
     seen = set()
     for exp in config["experiments"]:

@@ -17,12 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from ..data import io
+from ..data.io import load_split
+from ..foundation.contracts import Context, MethodError, TrainData
+from ..foundation.paths import Paths
 from ..metrics import METRICS
+from ..metrics.records import record, write_records
 from ..metrics.sdr import sdr_db_items
 from ..physics.clipping import Thresholds, clip, has_clipping
-from ..report.records import record, write_records
-from .plugins import (Context, MethodError, TrainData, dataset_params, display_path, load_dataset, load_method,
-                      method_params)
+from .plugins import dataset_params, display_path, load_dataset, load_method, method_params
 
 log = logging.getLogger("declipbench")
 SPLITS = ("train", "val", "test")
@@ -48,12 +50,12 @@ def prepare(dataset_module: str, params: dict, out_dir: Path, data_dir: Path | N
         for split, count in p["splits"].items():
             log.info("generating %d %s segments", count, split)
             x = mod.generate(p, split, int(count))
-            io.save_npy(out_dir / f"{split}.npy", x)
+            io.save_npy(Path(Paths.split_data(str(out_dir), split)), x)
             manifest["splits"][split] = {"items": int(len(x)), "samples": int(x.shape[-1]),
                                          "seconds": float(x.size / p["sample_rate"])}
     manifest["modality"] = mod.MODALITY
     manifest["seconds_to_prepare"] = round(time.time() - t0, 2)
-    io.write_json(out_dir / "manifest.json", manifest)
+    io.write_json(Path(Paths.manifest(str(out_dir))), manifest)
     return manifest
 
 
@@ -125,7 +127,7 @@ def measure(data_dir: Path, out_dir: Path, tau: float, modality: str = "audio", 
     manifest = {"tau": tau, "modality": modality, "drop_unclipped": drop_unclipped, "max_items": max_items or {},
                 "splits": {}}
     for split in SPLITS:
-        path = Path(data_dir) / f"{split}.npy"
+        path = Path(Paths.split_data(str(data_dir), split))
         try:
             shape, _ = npy_shape(path)
         except FileNotFoundError:
@@ -148,8 +150,8 @@ def measure(data_dir: Path, out_dir: Path, tau: float, modality: str = "audio", 
         _require_items(keep, split, required, data_dir, tau, peak, drop_unclipped)
         ids = np.flatnonzero(keep)
         in_sdr, n_clipped_samples = [], 0
-        with SegmentWriter(Path(out_dir) / f"{split}_x.npy", len(ids), width) as wx, \
-                SegmentWriter(Path(out_dir) / f"{split}_y.npy", len(ids), width) as wy:
+        with SegmentWriter(Path(Paths.split_array(str(out_dir), split, "x")), len(ids), width) as wx, \
+                SegmentWriter(Path(Paths.split_array(str(out_dir), split, "y")), len(ids), width) as wy:
             for i, xb in zip(range(0, n_items, CHUNK), iter_npy_rows(path, CHUNK)):
                 sel = keep[i: i + len(xb)]
                 if not sel.any():
@@ -162,7 +164,7 @@ def measure(data_dir: Path, out_dir: Path, tau: float, modality: str = "audio", 
                 in_sdr.append(sdr_db_items(xk, yk))
             wx.close()
             wy.close()
-        io.save_npy(Path(out_dir) / f"{split}_ids.npy", ids)
+        io.save_npy(Path(Paths.split_array(str(out_dir), split, "ids")), ids)
         in_sdr = np.concatenate(in_sdr) if in_sdr else np.zeros(0)
         in_sdr = in_sdr[np.isfinite(in_sdr)]  # an unclipped item kept (drop_unclipped: false) has none
         manifest["splits"][split] = _split_manifest(
@@ -173,7 +175,7 @@ def measure(data_dir: Path, out_dir: Path, tau: float, modality: str = "audio", 
         log.info("%s: kept %d of %d segments (dropped %d without clipping, %d non-finite); input SDR median %.2f dB",
                  split, keep.sum(), n_items, manifest["splits"][split]["dropped_unclipped"], (~finite).sum(),
                  manifest["splits"][split]["input_sdr_median"])
-    io.write_json(Path(out_dir) / "manifest.json", manifest)
+    io.write_json(Path(Paths.manifest(str(out_dir))), manifest)
     return manifest
 
 
@@ -194,11 +196,11 @@ def _measure_images(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: b
                 "measurement": "virtual camera f^-1(Q(f(x))) per item where {split}_camera.npy exists",
                 "splits": {}}
     for split in SPLITS:
-        path = data_dir / f"{split}.npy"
+        path = Path(Paths.split_data(str(data_dir), split))
         x = io.load_npy(path)
         if x.ndim != 4:
             raise ValueError(f"{path}: image data must be items x C x H x W, got shape {x.shape}")
-        cam_path = data_dir / f"{split}_camera.npy"
+        cam_path = Path(Paths.split_data(str(data_dir), split, camera=True))
         cam = np.asarray(io.load_npy(cam_path)) if cam_path.is_file() else None
         if cam is not None and cam.shape != (len(x), 3):
             raise ValueError(f"{cam_path}: expected {len(x)} x 3 camera parameters (q, n, sigma), got {cam.shape}")
@@ -237,26 +239,20 @@ def _measure_images(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: b
             mx.flush(), my.flush()
             del mx, my
             for name in ("x", "y"):
-                io.publish(tmps[name], out_dir / f"{split}_{name}.npy")
+                io.publish(tmps[name], Path(Paths.split_array(str(out_dir), split, name)))
         finally:
             for t in tmps.values():
                 if t.exists():
                     t.unlink()
-        io.save_npy(out_dir / f"{split}_ids.npy", ids)
+        io.save_npy(Path(Paths.split_array(str(out_dir), split, "ids")), ids)
         manifest["splits"][split] = _split_manifest(
             len(x), finite, keep, keep_all,
             saturated_pixel_fraction_mean=float(np.mean(sat_fracs)) if sat_fracs else 0.0,
             measurement="virtual camera" if cam is not None else "plain clipping (no camera file)")
         log.info("%s: kept %d of %d images; %.1f %% saturated pixels on average", split, len(ids), len(x),
                  100 * manifest["splits"][split]["saturated_pixel_fraction_mean"])
-    io.write_json(out_dir / "manifest.json", manifest)
+    io.write_json(Path(Paths.manifest(str(out_dir))), manifest)
     return manifest
-
-
-def load_split(meas_dir: Path, split: str, with_x: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    y = np.asarray(io.load_npy(Path(meas_dir) / f"{split}_y.npy"))
-    x = np.asarray(io.load_npy(Path(meas_dir) / f"{split}_x.npy")) if with_x else None
-    return y, x
 
 
 # ------------------------------------------------------------------------------------------ methods
@@ -312,9 +308,9 @@ def train(spec: dict, meas_dir: Path, model_dir: Path) -> None:
                              f"train on test measurements (extra_train_measurements)")
         parts = [np.asarray(y_tr)]
         for d in extra:
-            yt = np.asarray(io.load_npy(Path(d) / "test_y.npy"))
+            yt = np.asarray(io.load_npy(Paths.split_array(str(d), "test", "y")))
             if yt.shape[1:] != parts[0].shape[1:]:
-                raise ValueError(f"{Path(d) / 'test_y.npy'}: items of shape {yt.shape[1:]}, training items "
+                raise ValueError(f"{Paths.split_array(str(d), 'test', 'y')}: items of shape {yt.shape[1:]}, training items "
                                  f"are {parts[0].shape[1:]}")
             parts.append(yt)
             log.info("adding %d test measurements of %s to the training measurements", len(yt), d)
@@ -323,7 +319,7 @@ def train(spec: dict, meas_dir: Path, model_dir: Path) -> None:
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     _clean(model_dir)
-    io.write_json(model_dir / "spec.json", spec)
+    io.write_json(Path(Paths.spec_file(str(model_dir))), spec)
     log.info("fit %s/%s seed %d on %d training measurements (%s)", spec["method"], spec["variant"],
              spec["seed"], len(y_tr), "with pairs" if pairs else "measurements only")
     call_method(method, spec, "fit", method.fit, TrainData(y_tr, x_tr, y_val, x_val),
@@ -342,11 +338,11 @@ def reconstruct(spec: dict, meas_dir: Path, model_dir: Path | None, out: Path) -
 
 # ----------------------------------------------------------------------------------------- evaluate
 def evaluate(spec: dict, dataset: str, meas_dir: Path, recon: Path, metrics: list[str], out: Path) -> None:
-    """Per-item metrics of one reconstruction, as tidy records (:mod:`declipbench.report.records`)."""
+    """Per-item metrics of one reconstruction, as tidy records (:mod:`declipbench.metrics.records`)."""
     from tqdm import tqdm
 
     y, x = load_split(meas_dir, "test", with_x=True)
-    ids = io.load_npy(Path(meas_dir) / "test_ids.npy")
+    ids = io.load_npy(Paths.split_array(str(meas_dir), "test", "ids"))
     x_hat = io.load_arrays(recon)["x_hat"]
     scorers = {m: METRICS[m].scorer() for m in metrics}
     rows = []

@@ -8,7 +8,8 @@ numbers. Config section ``surveys:`` (``workflow/schemas/config.schema.yaml``, c
 configuration in :mod:`.config`); rules in ``workflow/rules/survey.smk``:
 
     survey_fetch (verify / download) -> survey_measure (one file per signal: x, the clipped cases, taus)
-    -> survey_reconstruct (one job per method variant and signal) -> survey_table
+    -> survey_reconstruct (one job per method variant and signal) -> survey_table (written by
+    :mod:`declipbench.report.survey_tables`)
 
 A method receives the cases of one signal as a batch through
 :meth:`declipbench.Method.reconstruct_per_threshold` (one threshold per case), run by the same
@@ -24,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ..data import io
+from ..foundation.paths import Paths
 from ..metrics.sdr import sdr_db
 from ..physics.thresholds import tau_for_input_sdr
-from ..report.formatting import fmt, md_escape, md_row, md_rule, tex_escape, write_table_files
-from .plugins import Context, dataset_params, load_dataset
+from ..foundation.contracts import Context
+from .plugins import dataset_params, load_dataset
 from .steps import method_of, run_method
 
 log = logging.getLogger("declipbench")
@@ -97,7 +99,7 @@ def case_rows(specs: list[dict], recon_files: list[Path], meas_dir: Path, publis
     rows = []
     for spec, path in zip(specs, recon_files):
         path = Path(path)
-        m = io.load_arrays(Path(meas_dir) / f"{path.stem}.npz")
+        m = io.load_arrays(Paths.signal_measurement(str(meas_dir), path.stem))
         r = io.load_arrays(path)
         key = published.get(f"{spec['method']}/{spec['variant']}")
         for j, target in enumerate(m["input_sdr_target"]):
@@ -143,36 +145,15 @@ def summary(rows: list[dict], published_means: dict, published: dict) -> list[di
     return out
 
 
-def write_tables(rows: list[dict], summ: list[dict], prefix: Path, title: str, citation: str, n_all: int) -> None:
-    """``PREFIX.cases.csv`` (every case) and ``PREFIX.{csv,md,tex}`` (per method and input SDR)."""
-    io.write_csv(Path(f"{prefix}.cases.csv"), rows, list(rows[0]) if rows else ["method"])
-    lines = [f"# {md_escape(title)}", "",
-             f"Delta-SDR (dB) per input SDR over the signals; published: {citation}.", ""]
-    tex = ["\\begin{tabular}{llrrrrr}", "\\toprule",
-           "Method & Input SDR & $n$ & $\\Delta$SDR mean & median & published mean & mean $|$diff$|$ \\\\", "\\midrule"]
-    head = ["Input SDR (dB)", "signals", "ΔSDR mean", "ΔSDR median", f"published mean ({n_all} signals)",
-            "published mean (same signals)", "mean abs diff", "max abs diff", "s per case"]
-    for label in dict.fromkeys(s["label"] for s in summ):
-        lines += [f"## {md_escape(label)}", "", md_row(head), md_rule(len(head))]
-        for s in (s for s in summ if s["label"] == label):
-            lines.append(md_row([f"{s['input_sdr']:g}", str(s["signals"]), fmt(s["dsdr_mean"]), fmt(s["dsdr_median"]),
-                                 fmt(s["published_mean_all"]), fmt(s["published_mean_same"]),
-                                 fmt(s["mean_abs_difference"], 3), fmt(s["max_abs_difference"], 3),
-                                 fmt(s["seconds_per_case"], 1)]))
-            tex.append(f"{tex_escape(label)} & {s['input_sdr']:g} & {s['signals']} & {fmt(s['dsdr_mean'])} & {fmt(s['dsdr_median'])} "
-                       f"& {fmt(s['published_mean_all'])} & {fmt(s['mean_abs_difference'], 3)} \\\\")
-        lines.append("")
-    tex += ["\\bottomrule", "\\end{tabular}", ""]
-    write_table_files(prefix, summ, list(summ[0]) if summ else ["label"], "\n".join(lines), "\n".join(tex))
-
-
-def table(config_survey: dict, specs: list[dict], recon_files: list[Path], meas_dir: Path, prefix: Path) -> list[dict]:
+def table(config_survey: dict, specs: list[dict], recon_files: list[Path], meas_dir: Path) -> dict:
+    """The survey's results: every case (``rows``), the summary per method and input SDR (``summary``) and
+    what its table cites (``title``, ``citation``, ``n_all`` signals); :mod:`declipbench.report.survey_tables`
+    writes them."""
     mod = load_dataset(config_survey["dataset"]["module"])
     published = config_survey.get("published", {})
     ref_path = config_survey.get("reference_csv")
     reference = read_reference(Path(ref_path)) if ref_path else None
     rows = case_rows(specs, recon_files, meas_dir, published, reference)
-    summ = summary(rows, getattr(mod, "PUBLISHED_MEAN_DSDR", {}), published)
-    write_tables(rows, summ, prefix, config_survey.get("title", "survey"), getattr(mod, "CITATION", ""),
-                 len(getattr(mod, "SIGNALS", ())))
-    return summ
+    return {"rows": rows, "summary": summary(rows, getattr(mod, "PUBLISHED_MEAN_DSDR", {}), published),
+            "title": config_survey.get("title", "survey"), "citation": getattr(mod, "CITATION", ""),
+            "n_all": len(getattr(mod, "SIGNALS", ()))}

@@ -6,6 +6,8 @@ import csv
 import platform
 from pathlib import Path
 
+from ..foundation.paths import TRAIN_LOG
+
 
 def _machine() -> str:
     import os
@@ -36,7 +38,7 @@ def summarise_run(run_dir: Path) -> str:
         total += s
         lines.append(f"| {name} | {s:.1f} | {rss} |")
     lines.append(f"| **sum of jobs** | **{total:.1f}** | |")
-    tl = sorted((run_dir / "models").rglob("train_log.csv"))
+    tl = sorted((run_dir / "models").rglob(TRAIN_LOG))
     if tl:
         lines += ["", "| training run | epochs | items/s (mean) | final val SDR (dB) |", "|---|---|---|---|"]
         for f in tl:

@@ -188,8 +188,8 @@ def write_listen_pages(outs: list[Path], title: str, measurements: Path, reconst
     there are pages; a page beyond the test set's size says so). ``reconstructions``: ``(label,
     reconstruction .npz, per-item metrics .csv)`` of each method's first seed. Returns the items, as indices
     of the test split; the pages name them by their ids (``test_ids.npy``), as the per-item records do."""
-    from ..pipeline.steps import load_split
-    from .records import read_records
+    from ..data.io import load_split
+    from ..metrics.records import read_records
 
     y, x = load_split(measurements, "test", with_x=True)
     ids = io.load_npy(Path(measurements) / "test_ids.npy")

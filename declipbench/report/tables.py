@@ -34,7 +34,7 @@ from scipy import stats
 
 from ..metrics import METRICS
 from .formatting import md_escape, md_row, md_rule, tex_escape, write_table_files
-from .records import FIELDS, read_records, write_records
+from ..metrics.records import FIELDS, read_records, write_records
 
 #: Resamples of the bootstrap confidence intervals, and their seed (same records, same intervals).
 BOOTSTRAP_RESAMPLES = 2000

@@ -21,8 +21,10 @@ import logging
 
 import numpy as np
 
-from ..pipeline.parameters import Param
-from ..pipeline.plugins import Context, Method, TrainData
+from ..foundation.contracts import Context, Method, TrainData
+from ..foundation.parameters import Param
+from ..foundation.paths import MODEL
+from ..physics.clipping import Thresholds
 
 log = logging.getLogger("declipbench.learned")
 
@@ -69,8 +71,8 @@ def build_model(params: dict, ctx: Context, data_shape: tuple[int, ...]):
     c = int(data_shape[1]) if image else 1
     net = UNet(dim=2 if image else 1, in_channels=2 * c if two else c, out_channels=c, **net_p)
     if arch == "hqs":
-        net = UnfoldedHQS(net, ctx.thresholds, iterations=iterations)
-    return MaskedReconstructor(net, ctx.thresholds, masking=bool(mask_p["enabled"]),
+        net = UnfoldedHQS(net, Thresholds(ctx.tau_low, ctx.tau_high), iterations=iterations)
+    return MaskedReconstructor(net, Thresholds(ctx.tau_low, ctx.tau_high), masking=bool(mask_p["enabled"]),
                                dilation=int(mask_p["dilation"]), reliable_channel=two,
                                consistent=bool(mask_p["consistent"]))
 
@@ -120,10 +122,10 @@ class NetworkMethod(Method):
 
         p = ctx.params
         model = build_model(p, ctx, np.shape(data.y_train))
-        fit(model, self.losses(p), ctx.thresholds, TrainSettings.from_params(p["training"]), ctx.workdir,
+        fit(model, self.losses(p), Thresholds(ctx.tau_low, ctx.tau_high), TrainSettings.from_params(p["training"]), ctx.workdir,
             data.y_train, data.x_train, data.y_val, data.x_val, modality=ctx.modality, seed=ctx.seed,
             device=ctx.device, threads=ctx.threads, progress=ctx.progress)
-        save_state(model.state_dict(), ctx.workdir / "model.pt")
+        save_state(model.state_dict(), ctx.workdir / MODEL)
 
     def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
         from .device import pick_device, set_threads
@@ -132,7 +134,7 @@ class NetworkMethod(Method):
 
         set_threads(ctx.threads)
         model = build_model(ctx.params, ctx, np.shape(y))
-        model.load_state_dict(load_state(ctx.workdir / "model.pt"))
+        model.load_state_dict(load_state(ctx.workdir / MODEL, set_aside=True))
         device = pick_device(ctx.device)
         model.to(device)
         return predict(model, y, batch_size=16, device=device, modality=ctx.modality)

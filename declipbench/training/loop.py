@@ -30,10 +30,11 @@ import torch
 from tqdm import tqdm
 
 from ..data import io
+from ..foundation.paths import CHECKPOINT, TRAIN_LOG
 from ..losses import Loss
 from ..metrics.sdr import sdr_db_items
 from ..physics.clipping import Thresholds
-from ..pipeline.parameters import Param, resolve
+from ..foundation.parameters import Param, resolve
 from .device import pick_device, set_threads
 from .state import load_state, save_state
 
@@ -191,6 +192,133 @@ def _check_step(loss: float, values: dict[str, float], peak: float, y_peak: floa
                            f"{loss:.4g} ({terms}); {kept}, and no model is written")
 
 
+def _training_items(y_train, x_train, s: TrainSettings, seed: int, device: torch.device):
+    """The training subset as tensors (``s.subset_fraction``, seeded), on the device when ``s.data_on_device``
+    and it fits in half its free memory; and the peak of the measurements (the divergence check's scale)."""
+    keep = subset_indices(len(y_train), s.subset_fraction, seed)
+    y_tr = torch.as_tensor(np.asarray(y_train, dtype=np.float32)[keep])
+    y_peak = float(y_tr.abs().max()) or 1.0
+    x_tr = torch.as_tensor(np.asarray(x_train, dtype=np.float32)[keep]) if x_train is not None else None
+    if s.data_on_device and device.type != "cpu":
+        nbytes = y_tr.nbytes + (x_tr.nbytes if x_tr is not None else 0)
+        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else nbytes * 4
+        if nbytes < free / 2:
+            y_tr, x_tr = y_tr.to(device), (x_tr.to(device) if x_tr is not None else None)
+        else:
+            log.info("training items (%.1f GB) stay in host memory: the device has %.1f GB free", nbytes / 1e9, free / 1e9)
+    return y_tr, x_tr, y_peak
+
+
+def _resume(ckpt_path: Path, fp: str, model, opt, gen: torch.Generator, device, epochs: int) -> tuple[list[dict], int]:
+    """The log rows and the first epoch to run: from ``checkpoint.pt`` when it was written with the same
+    settings (``fp``; model, optimizer and generator restored), else from scratch (a checkpoint of other
+    settings is kept aside under its fingerprint's name)."""
+    if not ckpt_path.exists():
+        return [], 0
+    try:
+        ckpt = load_state(ckpt_path, map_location=device)
+    except Exception as exc:
+        raise ValueError(f"cannot read checkpoint {ckpt_path}: {exc}; move it away to start over") from exc
+    if ckpt.get("fingerprint") != fp:
+        stale = ckpt_path.with_name(f"checkpoint.{ckpt.get('fingerprint')}.pt")
+        ckpt_path.replace(stale)  # other settings: keep it, but start over
+        log.warning("%s was written with other training settings; kept as %s, starting over", ckpt_path, stale.name)
+        return [], 0
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    gen.set_state(ckpt["generator"])
+    start_epoch = int(ckpt["epoch"]) + 1
+    log.info("resuming %s from epoch %d/%d", ckpt_path, start_epoch + 1, epochs)
+    return [dict(r) for r in json.loads(ckpt["log"])], start_epoch
+
+
+def _loss(step_model, active: list[Loss], yb, xb, s: TrainSettings, physics, gen, device):
+    """One batch's estimate and weighted loss (under autocast with ``precision: bf16``): the sum of the
+    active terms, each a mean over items (weighted by inverse energy with ``item_weighting: energy``)."""
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=s.precision == "bf16"):
+        x_hat = step_model(yb)
+        if s.item_weighting == "energy":
+            w = 1.0 / yb.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)
+            w = w / w.mean()
+        else:
+            w = torch.ones(len(yb), device=device)
+        loss = 0
+        values = {}
+        for term in active:
+            value = term(x_hat, yb, xb, model=step_model, physics=physics, generator=gen)
+            values[term.name] = (w * value.float()).mean()
+            loss = loss + term.weight * values[term.name]
+    return x_hat, loss, values
+
+
+def _update(opt, loss, model, s: TrainSettings) -> None:
+    """One optimiser step on ``loss`` (gradient norm clipped at ``s.grad_clip`` when set)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if s.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+    opt.step()
+
+
+def _epoch(model, step_model, opt, active: list[Loss], physics, s: TrainSettings, y_tr, x_tr, y_peak: float,
+           gen, device, modality: str, epoch: int, ckpt_path: Path, progress: bool) -> dict:
+    """One epoch of ``s.steps_per_epoch`` steps at its learning rate; its log row (time, throughput, mean
+    loss and terms, peak ratio). Each step is checked for divergence before the update."""
+    lr = _lr_at(s, epoch)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    model.train()
+    t0 = time.time()
+    sums = {"loss": 0.0, **{l.name: 0.0 for l in active}}
+    # a live bar on a terminal; in a job's log file one line every 30 s
+    bar = tqdm(total=s.steps_per_epoch, desc=f"epoch {epoch + 1}/{s.epochs}", disable=not progress,
+               leave=False, mininterval=2.0 if sys.stderr.isatty() else 30.0)
+    peak = 0.0
+    for step in range(s.steps_per_epoch):
+        yb, xb = _draw_batch(y_tr, x_tr, s, gen, modality)
+        yb = yb.to(device)
+        xb = xb.to(device) if xb is not None else None
+        x_hat, loss, values = _loss(step_model, active, yb, xb, s, physics, gen, device)
+        step_peak = float(x_hat.detach().abs().max())
+        loss_value = loss.item() if torch.is_tensor(loss) else float(loss)  # 0 when no term is active
+        term_values = {name: value.item() for name, value in values.items()}
+        _check_step(loss_value, term_values, step_peak, y_peak, s.max_amplitude, epoch, step, s.steps_per_epoch,
+                    ckpt_path, completed=epoch)
+        _update(opt, loss, model, s)
+        peak = max(peak, step_peak)
+        for name, value in term_values.items():
+            sums[name] += value
+        sums["loss"] += loss_value
+        bar.update()
+        bar.set_postfix(loss=f"{loss_value:.3g}", refresh=False)
+    bar.close()
+    row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - t0, 3),
+           "items_per_s": round(s.steps_per_epoch * s.batch_size / max(time.time() - t0, 1e-9), 2)}
+    row.update({f"train_{k}": v / s.steps_per_epoch for k, v in sums.items()})
+    row["peak_ratio"] = round(peak / y_peak, 4)  # max |x_hat| over the epoch / max |y|: a run-away shows here
+    return row
+
+
+def _log_epoch(row: dict, rows: list[dict], active: list[Loss], s: TrainSettings, epoch: int) -> None:
+    """The epoch's log line: loss (and terms), peak ratio, validation SDR, time, throughput, ETA (remaining
+    epochs x the mean epoch time so far, resumed epochs included)."""
+    eta_s = round((s.epochs - epoch - 1) * sum(r["seconds"] for r in rows) / len(rows))
+    terms = " ".join(f"{l.name} {row['train_' + l.name]:.4g}" for l in active) if len(active) > 1 else ""
+    log.info("epoch %d/%d loss %.4g%s peak |x_hat|/|y| %.3g%s (%.1f s, %.1f items/s, ETA %d:%02d:%02d)", epoch + 1,
+             s.epochs, row["train_loss"], f" ({terms})" if terms else "", row["peak_ratio"],
+             f" val SDR {row['val_sdr']:.2f} dB" if "val_sdr" in row else "", row["seconds"],
+             row["items_per_s"], eta_s // 3600, eta_s % 3600 // 60, eta_s % 60)
+
+
+def _save_epoch(model, opt, gen, epoch: int, fp: str, rows: list[dict], ckpt_path: Path, workdir: Path) -> None:
+    """The checkpoint to resume from and the log so far (``train_log.csv``), both written atomically."""
+    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+            "epoch": epoch, "fingerprint": fp, "log": json.dumps(rows)}
+    save_state(ckpt, ckpt_path)
+    fieldnames = list(dict.fromkeys(k for r in rows for k in r))
+    io.write_csv(workdir / TRAIN_LOG, rows, fieldnames)
+
+
 def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: TrainSettings, workdir: str | Path,
         y_train: np.ndarray, x_train: np.ndarray | None = None,
         y_val: np.ndarray | None = None, x_val: np.ndarray | None = None, *, modality: str, seed: int = 0,
@@ -199,7 +327,10 @@ def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: Trai
     """Train ``model`` (a reconstructor ``y -> x_hat``) in place on the weighted sum of ``losses``;
     returns the per-epoch log rows.
 
-    Files in ``workdir``: ``checkpoint.pt`` (after each epoch, for resume), ``train_log.csv``.
+    Files in ``workdir``: ``checkpoint.pt`` (after each epoch, for resume), ``train_log.csv``. The steps:
+    check the data and the losses, place model and items (:func:`_training_items`), resume
+    (:func:`_resume`), then per epoch train (:func:`_epoch`), validate, log (:func:`_log_epoch`) and save
+    (:func:`_save_epoch`).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -215,113 +346,27 @@ def fit(model: torch.nn.Module, losses: list[Loss], physics: Thresholds, s: Trai
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = pick_device(device)
     model.to(device)
-
-    keep = subset_indices(len(y_train), s.subset_fraction, seed)
-    y_tr = torch.as_tensor(np.asarray(y_train, dtype=np.float32)[keep])
-    y_peak = float(y_tr.abs().max()) or 1.0
-    x_tr = torch.as_tensor(np.asarray(x_train, dtype=np.float32)[keep]) if x_train is not None else None
-    if s.data_on_device and device.type != "cpu":
-        nbytes = y_tr.nbytes + (x_tr.nbytes if x_tr is not None else 0)
-        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else nbytes * 4
-        if nbytes < free / 2:
-            y_tr, x_tr = y_tr.to(device), (x_tr.to(device) if x_tr is not None else None)
-        else:
-            log.info("training items (%.1f GB) stay in host memory: the device has %.1f GB free", nbytes / 1e9, free / 1e9)
+    y_tr, x_tr, y_peak = _training_items(y_train, x_train, s, seed, device)
     step_model = torch.compile(model) if s.compile else model
     opt = torch.optim.Adam(model.parameters(), lr=s.lr)
     gen = torch.Generator().manual_seed(seed)
     active = [loss for loss in losses if loss.weight > 0]
-    rows: list[dict] = []
-    start_epoch = 0
-    ckpt_path = workdir / "checkpoint.pt"
+    ckpt_path = workdir / CHECKPOINT
     fp = fingerprint(s, losses, seed)
-    ckpt = None
-    if ckpt_path.exists():
-        try:
-            ckpt = load_state(ckpt_path, map_location=device)
-        except Exception as exc:
-            raise ValueError(f"cannot read checkpoint {ckpt_path}: {exc}; move it away to start over") from exc
-        if ckpt.get("fingerprint") != fp:
-            stale = ckpt_path.with_name(f"checkpoint.{ckpt.get('fingerprint')}.pt")
-            ckpt_path.replace(stale)  # other settings: keep it, but start over
-            log.warning("%s was written with other training settings; kept as %s, starting over", ckpt_path, stale.name)
-            ckpt = None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        gen.set_state(ckpt["generator"])
-        rows = [dict(r) for r in json.loads(ckpt["log"])]
-        start_epoch = int(ckpt["epoch"]) + 1
-        log.info("resuming %s from epoch %d/%d", ckpt_path, start_epoch + 1, s.epochs)
+    rows, start_epoch = _resume(ckpt_path, fp, model, opt, gen, device, s.epochs)
 
     log.info("training on %s: %d items (of %d), device %s, %d epochs x %d steps, batch %d",
              " + ".join(f"{l.weight:g} {l.name}" for l in active), len(y_tr), len(y_train), device, s.epochs,
              s.steps_per_epoch, s.batch_size)
     for epoch in range(start_epoch, s.epochs):
-        lr = _lr_at(s, epoch)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        model.train()
-        t0 = time.time()
-        sums = {"loss": 0.0, **{l.name: 0.0 for l in active}}
-        # a live bar on a terminal; in a job's log file one line every 30 s
-        bar = tqdm(total=s.steps_per_epoch, desc=f"epoch {epoch + 1}/{s.epochs}", disable=not progress,
-                   leave=False, mininterval=2.0 if sys.stderr.isatty() else 30.0)
-        peak = 0.0
-        for step in range(s.steps_per_epoch):
-            yb, xb = _draw_batch(y_tr, x_tr, s, gen, modality)
-            yb = yb.to(device)
-            xb = xb.to(device) if xb is not None else None
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=s.precision == "bf16"):
-                x_hat = step_model(yb)
-                if s.item_weighting == "energy":
-                    w = 1.0 / yb.pow(2).flatten(1).mean(dim=1).clamp_min(1e-12)
-                    w = w / w.mean()
-                else:
-                    w = torch.ones(len(yb), device=device)
-                loss = 0
-                values = {}
-                for term in active:
-                    value = term(x_hat, yb, xb, model=step_model, physics=physics, generator=gen)
-                    values[term.name] = (w * value.float()).mean()
-                    loss = loss + term.weight * values[term.name]
-            step_peak = float(x_hat.detach().abs().max())
-            loss_value = loss.item() if torch.is_tensor(loss) else float(loss)  # 0 when no term is active
-            term_values = {name: value.item() for name, value in values.items()}
-            _check_step(loss_value, term_values, step_peak, y_peak, s.max_amplitude, epoch, step, s.steps_per_epoch,
-                        ckpt_path, completed=epoch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if s.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
-            opt.step()
-            peak = max(peak, step_peak)
-            for name, value in term_values.items():
-                sums[name] += value
-            sums["loss"] += loss_value
-            bar.update()
-            bar.set_postfix(loss=f"{loss_value:.3g}", refresh=False)
-        bar.close()
-        row = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - t0, 3),
-               "items_per_s": round(s.steps_per_epoch * s.batch_size / max(time.time() - t0, 1e-9), 2)}
-        row.update({f"train_{k}": v / s.steps_per_epoch for k, v in sums.items()})
-        row["peak_ratio"] = round(peak / y_peak, 4)  # max |x_hat| over the epoch / max |y|: a run-away shows here
+        row = _epoch(model, step_model, opt, active, physics, s, y_tr, x_tr, y_peak, gen, device, modality, epoch,
+                     ckpt_path, progress)
         if y_val is not None and x_val is not None:
             x_hat_val = predict(model, y_val, s.val_batch_size, device, modality=modality)
             row["val_sdr"] = float(np.mean(sdr_db_items(np.asarray(x_val), x_hat_val)))
         rows.append(row)
-        # ETA: remaining epochs x mean epoch time (training steps, over every epoch so far, resumed ones too)
-        eta_s = round((s.epochs - epoch - 1) * sum(r["seconds"] for r in rows) / len(rows))
-        terms = " ".join(f"{l.name} {row['train_' + l.name]:.4g}" for l in active) if len(active) > 1 else ""
-        log.info("epoch %d/%d loss %.4g%s peak |x_hat|/|y| %.3g%s (%.1f s, %.1f items/s, ETA %d:%02d:%02d)", epoch + 1,
-                 s.epochs, row["train_loss"], f" ({terms})" if terms else "", row["peak_ratio"],
-                 f" val SDR {row['val_sdr']:.2f} dB" if "val_sdr" in row else "", row["seconds"],
-                 row["items_per_s"], eta_s // 3600, eta_s % 3600 // 60, eta_s % 60)
-        ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                "epoch": epoch, "fingerprint": fp, "log": json.dumps(rows)}
-        save_state(ckpt, ckpt_path)
-        fieldnames = list(dict.fromkeys(k for r in rows for k in r))
-        io.write_csv(workdir / "train_log.csv", rows, fieldnames)
+        _log_epoch(row, rows, active, s, epoch)
+        _save_epoch(model, opt, gen, epoch, fp, rows, ckpt_path, workdir)
         if on_epoch_end:
             on_epoch_end(epoch)
     return rows

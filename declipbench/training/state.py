@@ -24,6 +24,25 @@ def save_state(obj, path: str | Path) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def load_state(path: str | Path, map_location="cpu"):
-    """The object saved by :func:`save_state` (or ``torch.save``), loaded with ``weights_only=True``."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+class UnreadableStateFile(ValueError):
+    """A model or checkpoint file that cannot be loaded (truncated, corrupt, not a tensor archive)."""
+
+
+def load_state(path: str | Path, map_location="cpu", set_aside: bool = False):
+    """The object saved by :func:`save_state` (or ``torch.save``), loaded with ``weights_only=True``.
+
+    A file that exists but cannot be loaded (cut short by a full disk or a copy, corrupt, or holding code)
+    raises :class:`UnreadableStateFile` naming it. With ``set_aside`` (a trained ``model.pt``) the file is
+    first renamed ``<name>.unreadable``, nothing deleted: the next run of the workflow then finds the model
+    missing and trains it again, instead of failing on the same file forever."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        msg = f"{path}: cannot load it ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        if set_aside:
+            bad = Path(path).with_name(Path(path).name + ".unreadable")
+            Path(path).replace(bad)
+            msg += f"; moved to {bad.name}, so the next run trains this model again"
+        raise UnreadableStateFile(msg) from exc

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from declipbench import Context, Method, Param, TrainData
+from declipbench.physics import Thresholds
 from declipbench.training.device import pick_device, set_threads
 
 from .drunet import DRUNet, fetch_weights, load_drunet, save_drunet, train_denoiser
@@ -48,7 +49,7 @@ class DPIR(Method):
     def inputs(cls, params: dict, data_dir) -> list:
         """The official DRUNet weights when ``weights: official`` (``declipbench check-data``): no checksum is
         published, so without ``official.sha256`` a missing file is a manual step."""
-        from declipbench.pipeline.inputs import DOWNLOAD, MANUAL, PRESENT, Input
+        from declipbench.foundation.inputs import DOWNLOAD, MANUAL, PRESENT, Input
 
         from .drunet import WEIGHT_URLS
 
@@ -100,7 +101,7 @@ class DPIR(Method):
         out = []
         for i in range(0, len(y), batch):
             yb = torch.as_tensor(np.asarray(y[i : i + batch], dtype=np.float32), device=device)
-            xb = dpir(yb, model, ctx.thresholds, sigma=float(q["sigma"]), iterations=int(q["iterations"]),
+            xb = dpir(yb, model, Thresholds(ctx.tau_low, ctx.tau_high), sigma=float(q["sigma"]), iterations=int(q["iterations"]),
                       sigma_start=float(q["sigma_start"]), lam=float(q["lam"]), init_noise=float(q["init_noise"]),
                       generator=gen, project=bool(q["project"]))
             out.append(xb.cpu().numpy())

@@ -1,5 +1,5 @@
 # Shared helpers: the validated config, the job plan, wildcard constraints. Every path comes from
-# declipbench.pipeline.paths.Paths (PATHS), the one place result paths are built.
+# declipbench.foundation.paths.Paths (PATHS), the one place result paths are built.
 import json
 import os
 import re
@@ -28,14 +28,15 @@ from declipbench.pipeline.config import (
     survey_spec,
     validate_config,
 )
-from declipbench.pipeline.paths import Paths
+from declipbench.foundation.paths import Paths
+from declipbench.pipeline.figures import RunView, figure_spec, load_figure
 from declipbench.pipeline.plugins import discover_methods, load_dataset
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"
 try:
     # Snakemake's own YAML reading keeps the last of two equal keys silently: each config file is read again
-    # here with duplicates refused (declipbench.pipeline.schema.load_yaml names the file, key and lines)
-    from declipbench.pipeline.schema import load_yaml
+    # here with duplicates refused (declipbench.foundation.schema.load_yaml names the file, key and lines)
+    from declipbench.foundation.schema import load_yaml
 
     for _f in workflow.overwrite_configfiles or [os.path.join(workflow.basedir, "config", "config.yaml")]:
         load_yaml(_f)
@@ -96,7 +97,12 @@ def exp_setting(key):
 
 
 def spec(wildcards):
-    return spec_json(job_spec(CFG, experiment_of(wildcards), wildcards.method, wildcards.variant, int(wildcards.seed)))
+    return job_spec(CFG, experiment_of(wildcards), wildcards.method, wildcards.variant, int(wildcards.seed))
+
+
+def job(**params):
+    """A step's parameters as the one JSON object its command takes (``--job``; declipbench.jobs)."""
+    return json.dumps(params, sort_keys=True)
 
 
 def method_env(wildcards):
@@ -156,9 +162,7 @@ def table_title(wildcards):
 
 
 def table_title_of(table):
-    experiment, test_set = Paths.split_measured(Paths.measured_of_table(table))
-    title = CFG["experiments"][experiment].get("title", experiment)
-    return f"{title}: test set {test_set}" if test_set else title
+    return RUN.table_title(table)
 
 
 def figure_jobs(experiment):
@@ -177,28 +181,25 @@ def listen_inputs(wildcards):
             "measurements": PATHS.measurement_files(measured, splits=("test",))}
 
 
-def listen_args(wildcards, input):
-    """The command-line arguments of an audio table's listening pages beyond the table."""
+def listen_job(wildcards, input, output):
+    """The job of an audio table's pages: the table's page and one page per test item to listen to."""
     experiment = Paths.split_measured(Paths.measured_of_table(wildcards.audio_table))[0]
     exp = CFG["experiments"][experiment]
     labels = [METHODS[j.method].variant_label(j.variant) for j in figure_jobs(experiment)]
-    return ["--measurements", PATHS.measurements(Paths.measured_of_table(wildcards.audio_table)),
-            "--sample-rate", str(exp["sample_rate"]), "--tau", str(exp["tau"]), "--labels", *labels,
-            "--reconstructions", *input.reconstructions, "--item-metrics", *input.metrics]
+    return job(table_md=input.md, title=table_title_of(wildcards.audio_table), out=output.page,
+               listen_pages=list(output.listen), measurements=PATHS.measurements(Paths.measured_of_table(wildcards.audio_table)),
+               sample_rate=exp["sample_rate"], tau=exp["tau"], labels=labels, reconstructions=list(input.reconstructions),
+               item_metrics=list(input.metrics))
 
 
 def survey_dataset(wildcards):
     return CFG["surveys"][wildcards.survey]["dataset"]
 
 
-#: the config's figures: key -> the file name of the figure (and of its data, .csv)
-PAPER_FIGURES = {"mc_losses": ["fig2_mc_losses"], "bias": ["fig3_bias"], "hdr_mask": ["fig4_hdr_mask"],
-                 "toy": ["fig5_uniqueness", "fig6_toy"], "subspace": ["fig7_subspace"], "input_sdr": ["fig_input_sdr"]}
-
-
-def input_sdr_jobs():
-    """The jobs of the input-SDR figure: its experiment's methods, first seed."""
-    return figure_jobs(CFG["figures"]["input_sdr"]["experiment"])
+#: the configured figures: key -> its module figures/<key>.py (declipbench.pipeline.figures), and what they may ask
+#: of the run (RUN: the path registry, the first seed's jobs, model folders, labels)
+FIGURES = {key: load_figure(key) for key in CFG["figures"]}
+RUN = RunView(CFG)
 
 
 def input_sdr_model(wildcards):
@@ -208,26 +209,9 @@ def input_sdr_model(wildcards):
     return PATHS.model(owner, wildcards.method, wildcards.variant, seed)
 
 
-def toy_args():
-    """The command-line arguments of Figures 5 and 6 from ``figures.toy``."""
-    t = CFG["figures"]["toy"]
-    args = ["--digit", t["digit"], "--index", str(t["index"]), "--ei", json.dumps(t["ei"])]
-    for key in ("mu", "train", "epochs", "steps_per_epoch", "batch_size", "lr", "channels", "depth", "seed"):
-        args += [f"--{key.replace('_', '-')}", str(t[key])]
-    a = t["amplitudes"]
-    return args + ["--amplitudes", str(a["min"]), str(a["max"]), str(a["num"]), "--shown", *map(str, t["shown"])]
-
-
-def bias_models():
-    """Figure 3's two model folders, bias-free then biased (first seed, the experiment's or their owner's)."""
-    fig, seed = CFG["figures"]["bias"], CFG["seeds"][0]
-    return [PATHS.model(MODEL_OWNERS.get((fig["experiment"], fig["method"], v, seed), fig["experiment"]),
-                        fig["method"], v, seed) for v in (fig["bias_free"], fig["biased"])]
-
-
 def final_outputs():
     out = [f for table in TABLES for f in PATHS.tables(table)]
-    out += [PATHS.paper_figure(name, ext) for key in CFG["figures"] for name in PAPER_FIGURES[key] for ext in ("png", "csv")]
+    out += [PATHS.paper_figure(stem, ext) for fig in FIGURES.values() for stem in fig.OUTPUTS for ext in ("png", "csv")]
     out += [PATHS.table_page(table) for table in TABLES]
     out += [PATHS.listen_page(table, k) for table in AUDIO_TABLES for k in LISTEN_PAGES]
     return out + [PATHS.figure(name) for name in CFG["experiments"]]
@@ -237,62 +221,22 @@ def survey_outputs():
     return [f for name in CFG["surveys"] for f in PATHS.tables(name)]
 
 
-def job_failure(measured, job):
-    """Why a job of a table gave no metrics: the last "error (<step>): ..." line of its train, reconstruct or
-    evaluate log, or that it did not run."""
-    experiment = Paths.split_measured(measured)[0]
-    logs = [PATHS.log("train", experiment, job.method, job.variant, f"seed{job.seed}")] if job.trains else []
-    logs += [PATHS.log(rule, measured, job.method, job.variant, f"seed{job.seed}") for rule in ("reconstruct", "evaluate")]
-    for log in logs:
-        if os.path.exists(log):
-            errors = [line.strip() for line in open(log, errors="replace") if line.startswith("error (")]
-            if errors:
-                return f"seed {job.seed}: {errors[-1]} (log: {log})"
-    return f"seed {job.seed}: did not run (a job it needs failed or was not reached)"
-
-
 def write_incomplete_tables():
-    """After a run with --keep-going that had failures: every table some of whose jobs gave no metrics is
-    written from the methods whose every seed finished, each other method listed as failed with the reason
-    from its logs; the title says the table is incomplete. The run still ends with an error, and the next
-    run redoes the failed jobs and then the table."""
-    from declipbench.report.tables import write_tables
+    """After a run with --keep-going that had failures (declipbench.report.incomplete)."""
+    from declipbench.report.incomplete import write_incomplete_tables as write
 
-    for table in TABLES:
-        measured = Paths.measured_of_table(table)
-        experiment = Paths.split_measured(measured)[0]
-        jobs = experiment_jobs(experiment)
-        files = {j: PATHS.item_metrics(measured, j.method, j.variant, j.seed) for j in jobs}
-        missing = {j for j, f in files.items() if not os.path.exists(f)}
-        # a table whose jobs all gave metrics is written here only when an incomplete test-set table blocked it
-        if not missing and os.path.exists(PATHS.table(table, "md")):
-            continue
-        incomplete = dict.fromkeys((j.method, j.variant) for j in jobs if j in missing)
-        failed = []
-        for method, variant in incomplete:
-            mine = [j for j in jobs if (j.method, j.variant) == (method, variant)]
-            failed.append({"method": method, "variant": variant, "label": METHODS[method].variant_label(variant),
-                           "seeds": len(mine), "reason": "; ".join(job_failure(measured, j) for j in mine if j in missing)})
-        present = [f for j, f in files.items() if (j.method, j.variant) not in incomplete]
-        title = table_title_of(table)
-        if failed:
-            title += f" (incomplete: {len(missing)} of {len(files)} jobs gave no result)"
-        reference = CFG["experiments"][experiment].get("reference")
-        write_tables(present, CFG["experiments"][experiment]["metrics"], PATHS.table(table, "md")[: -len(".md")],
-                     PATHS.table_metrics(table), title, failed=failed,
-                     reference=tuple(reference.split("/", 1)) if reference else None)
-        if failed:
-            logger.warning(f"{PATHS.table(table, 'md')}: written without {len(failed)} failed method(s) "
-                           f"({', '.join(f['label'] for f in failed)}), marked incomplete")
+    for table, failed in write(RUN, TABLES):
+        logger.warning(f"{PATHS.table(table, 'md')}: written without {len(failed)} failed method(s) "
+                       f"({', '.join(f['label'] for f in failed)}), marked incomplete")
 
 
-# Every input of the run from outside the repository (declipbench.pipeline.inputs; `python -m declipbench
+# Every input of the run from outside the repository (declipbench.foundation.inputs; `python -m declipbench
 # check-data --configfile ...` prints the same list): checked when the workflow starts, dry runs included,
 # so a missing manual step (an archive without a published checksum, weights placed by hand) is named in
 # seconds, not when its job runs hours later. Only the main process checks (not each job on a cluster).
 if workflow.is_main_process:
     from declipbench.pipeline.data_check import run_inputs
-    from declipbench.pipeline.inputs import missing_manual, summary
+    from declipbench.foundation.inputs import missing_manual, summary
 
     _INPUTS = run_inputs(CFG)
     if missing_manual(_INPUTS):

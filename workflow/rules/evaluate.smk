@@ -8,10 +8,9 @@ rule evaluate:
     output:
         PATHS.item_metrics("{measured}", "{method}", "{variant}", "{seed}"),
     params:
-        spec=spec,
-        dataset=lambda wc: measured_dataset(CFG, wc.measured),
-        measurements=lambda wc: PATHS.measurements(wc.measured),
-        metrics=exp_setting("metrics"),
+        job=lambda wc, input, output: job(spec=spec(wc), dataset=measured_dataset(CFG, wc.measured),
+                                          measurements=PATHS.measurements(wc.measured), reconstruction=input.reconstruction,
+                                          metrics=exp_setting("metrics")(wc), out=output[0]),
     log:
         PATHS.log("evaluate", "{measured}", "{method}", "{variant}", "seed{seed}"),
     benchmark:
@@ -19,6 +18,4 @@ rule evaluate:
     conda:
         "../envs/eval.yaml"
     shell:
-        "python -m declipbench evaluate --spec {params.spec:q} --dataset {params.dataset:q}"
-        " --measurements {params.measurements:q} --reconstruction {input.reconstruction:q}"
-        " --metrics {params.metrics:q} --out {output:q} 2> {log:q}"
+        "python -m declipbench evaluate --job {params.job:q} 2> {log:q}"

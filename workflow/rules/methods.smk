@@ -8,13 +8,12 @@ rule train:
     input:
         # plus, for Table 2's SSL (train_on_test_measurements), the test measurements of the test sets
         lambda wc: PATHS.measurement_files(wc.experiment)
-        + [f"{d}/test_y.npy" for d in extra_train_measurements(CFG, wc.experiment, wc.method)[1:]],
+        + [Paths.split_array(d, "test", "y") for d in extra_train_measurements(CFG, wc.experiment, wc.method)[1:]],
     output:
-        model=f"{PATHS.model('{experiment}', '{method}', '{variant}', '{seed}')}/model.pt",
+        model=Paths.model_file(PATHS.model("{experiment}", "{method}", "{variant}", "{seed}")),
     params:
-        spec=spec,
-        measurements=lambda wc: PATHS.measurements(wc.experiment),
-        out=lambda wc, output: os.path.dirname(output.model),
+        job=lambda wc, output: job(spec=spec(wc), measurements=PATHS.measurements(wc.experiment),
+                                   out=os.path.dirname(output.model)),
     log:
         PATHS.log("train", "{experiment}", "{method}", "{variant}", "seed{seed}"),
     benchmark:
@@ -30,20 +29,18 @@ rule train:
     conda:
         method_env
     shell:
-        "python -m declipbench train --spec {params.spec:q} --measurements {params.measurements:q}"
-        " --out {params.out:q} 2> {log:q}"
+        "python -m declipbench train --job {params.job:q} --time-limit-min {resources.runtime} 2> {log:q}"
 
 
 rule reconstruct:
     input:
-        test_y=f"{PATHS.measurements('{measured}')}/test_y.npy",
-        model=lambda wc: [f"{used_model_dir(wc)}/model.pt"] if METHODS[wc.method].trains else [],
+        test_y=Paths.split_array(PATHS.measurements("{measured}"), "test", "y"),
+        model=lambda wc: [Paths.model_file(used_model_dir(wc))] if METHODS[wc.method].trains else [],
     output:
         PATHS.reconstruction("{measured}", "{method}", "{variant}", "{seed}"),
     params:
-        spec=spec,
-        measurements=lambda wc: PATHS.measurements(wc.measured),
-        model=lambda wc: ["--model", used_model_dir(wc)] if METHODS[wc.method].trains else [],
+        job=lambda wc, output: job(spec=spec(wc), measurements=PATHS.measurements(wc.measured), out=output[0],
+                                   model=used_model_dir(wc) if METHODS[wc.method].trains else None),
     log:
         PATHS.log("reconstruct", "{measured}", "{method}", "{variant}", "seed{seed}"),
     benchmark:
@@ -56,5 +53,4 @@ rule reconstruct:
     conda:
         method_env
     shell:
-        "python -m declipbench reconstruct --spec {params.spec:q} --measurements {params.measurements:q}"
-        " {params.model:q} --out {output:q} 2> {log:q}"
+        "python -m declipbench reconstruct --job {params.job:q} --time-limit-min {resources.runtime} 2> {log:q}"

@@ -7,16 +7,14 @@ rule survey_fetch:
     output:
         PATHS.survey_signals("{survey}"),
     params:
-        module=lambda wc: survey_dataset(wc)["module"],
-        dataset_params=lambda wc: json.dumps(survey_dataset(wc)["params"], sort_keys=True),
-        data_dir=CFG["data_dir"],
+        job=lambda wc, output: job(module=survey_dataset(wc)["module"], params=survey_dataset(wc)["params"],
+                                   data_dir=CFG["data_dir"], out=output[0]),
     log:
         PATHS.log("survey_fetch", "{survey}"),
     conda:
         "../envs/data.yaml"
     shell:
-        "python -m declipbench survey-fetch --module {params.module:q} --params {params.dataset_params:q}"
-        " --data-dir {params.data_dir:q} --out {output:q} 2> {log:q}"
+        "python -m declipbench survey-fetch --job {params.job:q} 2> {log:q}"
 
 
 rule survey_measure:
@@ -25,18 +23,15 @@ rule survey_measure:
     output:
         PATHS.survey_measurement("{survey}", "{signal}"),
     params:
-        module=lambda wc: survey_dataset(wc)["module"],
-        dataset_params=lambda wc: json.dumps(survey_dataset(wc)["params"], sort_keys=True),
-        input_sdrs=lambda wc: [str(v) for v in CFG["surveys"][wc.survey]["input_sdrs"]],
-        data_dir=CFG["data_dir"],
+        job=lambda wc, output: job(module=survey_dataset(wc)["module"], params=survey_dataset(wc)["params"],
+                                   signal=wc.signal, input_sdrs=CFG["surveys"][wc.survey]["input_sdrs"],
+                                   data_dir=CFG["data_dir"], out=output[0]),
     log:
         PATHS.log("survey_measure", "{survey}", "{signal}"),
     conda:
         "../envs/data.yaml"
     shell:
-        "python -m declipbench survey-measure --module {params.module:q} --params {params.dataset_params:q}"
-        " --signal {wildcards.signal:q} --input-sdrs {params.input_sdrs:q} --data-dir {params.data_dir:q}"
-        " --out {output:q} 2> {log:q}"
+        "python -m declipbench survey-measure --job {params.job:q} 2> {log:q}"
 
 
 rule survey_reconstruct:
@@ -45,7 +40,8 @@ rule survey_reconstruct:
     output:
         PATHS.survey_reconstruction("{survey}", "{method}", "{variant}", "{signal}"),
     params:
-        spec=lambda wc: spec_json(survey_spec(CFG, wc.survey, wc.method, wc.variant)),
+        job=lambda wc, input, output: job(spec=survey_spec(CFG, wc.survey, wc.method, wc.variant),
+                                          measurements=input[0], out=output[0]),
     log:
         PATHS.log("survey_reconstruct", "{survey}", "{method}", "{variant}", "{signal}"),
     benchmark:
@@ -58,8 +54,8 @@ rule survey_reconstruct:
     conda:
         method_env
     shell:
-        "python -m declipbench survey-reconstruct --spec {params.spec:q} --measurements {input:q}"
-        " --out {output:q} 2> {log:q}"
+        "python -m declipbench survey-reconstruct --job {params.job:q} --time-limit-min {resources.runtime}"
+        " 2> {log:q}"
 
 
 rule survey_table:
@@ -75,14 +71,13 @@ rule survey_table:
         md=PATHS.table("{survey}", "md"),
         tex=PATHS.table("{survey}", "tex"),
     params:
-        survey=lambda wc: json.dumps(CFG["surveys"][wc.survey], sort_keys=True),
-        specs=lambda wc: json.dumps([survey_spec(CFG, s, m, v) for s, m, v in SURVEY_JOBS if s == wc.survey]),
-        measurements=lambda wc: os.path.dirname(PATHS.survey_measurement(wc.survey, "x")),
-        prefix=lambda wc, output: output.md[: -len(".md")],
+        job=lambda wc, input: job(survey=CFG["surveys"][wc.survey],
+                                  specs=[survey_spec(CFG, s, m, v) for s, m, v in SURVEY_JOBS if s == wc.survey],
+                                  measurements=PATHS.survey_measurements(wc.survey), prefix=PATHS.table_prefix(wc.survey),
+                                  inputs=list(input)),
     log:
         PATHS.log("survey_table", "{survey}"),
     conda:
         "../envs/report.yaml"
     shell:
-        "python -m declipbench survey-table --survey {params.survey:q} --specs {params.specs:q}"
-        " --measurements {params.measurements:q} --prefix {params.prefix:q} {input:q} > {log:q} 2>&1"
+        "python -m declipbench survey-table --job {params.job:q} > {log:q} 2>&1"

@@ -26,6 +26,9 @@ from __future__ import annotations
 
 SPLITS = ("train", "val", "test")
 MEASURED_ARRAYS = ("x", "y", "ids")
+#: the files inside a folder of the layout: a prepared or measured set's manifest, a model folder's model
+#: (what every learned method saves), its job spec, checkpoint and training log
+MANIFEST, MODEL, SPEC, CHECKPOINT, TRAIN_LOG = "manifest.json", "model.pt", "spec.json", "checkpoint.pt", "train_log.csv"
 
 
 class Paths:
@@ -34,14 +37,34 @@ class Paths:
     def __init__(self, config: dict):
         self.root = f"{config['results_dir']}/{config['run']}"
 
+    @staticmethod
+    def manifest(folder: str) -> str:
+        """The manifest of a prepared data set, a measured set or the input-SDR set."""
+        return f"{folder}/{MANIFEST}"
+
+    @staticmethod
+    def model_file(model_dir: str) -> str:
+        """What a method that trains saves in its model folder (``ctx.workdir``)."""
+        return f"{model_dir}/{MODEL}"
+
+    @staticmethod
+    def spec_file(model_dir: str) -> str:
+        """The job spec a train step writes beside the model."""
+        return f"{model_dir}/{SPEC}"
+
     # -------------------------------------------------------------------------------- data
     def data(self, dataset: str) -> str:
         return f"{self.root}/data/{dataset}"
 
+    @staticmethod
+    def split_data(folder: str, split: str, camera: bool = False) -> str:
+        """A prepared split, ``<folder>/<split>.npy``, or its items' camera parameters (images)."""
+        return f"{folder}/{split}_camera.npy" if camera else f"{folder}/{split}.npy"
+
     def data_files(self, dataset: str, image: bool = False) -> list[str]:
         """The arrays a prepare job writes (images also write each item's camera)."""
-        files = [f"{self.data(dataset)}/{s}.npy" for s in SPLITS]
-        return files + ([f"{self.data(dataset)}/{s}_camera.npy" for s in SPLITS] if image else [])
+        files = [self.split_data(self.data(dataset), s) for s in SPLITS]
+        return files + ([self.split_data(self.data(dataset), s, camera=True) for s in SPLITS] if image else [])
 
     # ------------------------------------------------------------------------ measurements
     @staticmethod
@@ -67,8 +90,13 @@ class Paths:
     def measurements(self, measured: str) -> str:
         return f"{self.root}/measurements/{measured}"
 
+    @staticmethod
+    def split_array(folder: str, split: str, array: str) -> str:
+        """One array of a split in a measured set's folder: ``<folder>/<split>_<array>.npy`` (``x``, ``y``, ``ids``)."""
+        return f"{folder}/{split}_{array}.npy"
+
     def measurement_files(self, measured: str, splits=SPLITS) -> list[str]:
-        return [f"{self.measurements(measured)}/{s}_{a}.npy" for s in splits for a in MEASURED_ARRAYS]
+        return [self.split_array(self.measurements(measured), s, a) for s in splits for a in MEASURED_ARRAYS]
 
     # ----------------------------------------------------------------------------- methods
     def model(self, experiment: str, method: str, variant: str, seed) -> str:
@@ -87,6 +115,10 @@ class Paths:
 
     def table(self, table: str, ext: str) -> str:
         return f"{self.root}/tables/{table}.{ext}"
+
+    def table_prefix(self, table: str) -> str:
+        """The table files without their extension (the table step writes ``<prefix>.{csv,md,tex}``)."""
+        return f"{self.root}/tables/{table}"
 
     def tables(self, table: str) -> list[str]:
         return [self.table(table, ext) for ext in ("csv", "md", "tex")]
@@ -107,6 +139,17 @@ class Paths:
         """The input-SDR figure's measured set: the experiment's test items rescaled to each input SDR."""
         return f"{self.root}/input_sdr/{experiment}"
 
+    def input_sdr_files(self, experiment: str) -> list[str]:
+        """What the input-SDR measure step writes: the test arrays, each item's level, and its manifest."""
+        folder = self.input_sdr(experiment)
+        return [self.split_array(folder, "test", a) for a in MEASURED_ARRAYS] + [self.levels_file(folder),
+                                                                                  self.manifest(folder)]
+
+    @staticmethod
+    def levels_file(folder: str) -> str:
+        """The input-SDR set's target level of each item."""
+        return f"{folder}/levels.npy"
+
     def input_sdr_reconstruction(self, experiment: str, method: str, variant: str) -> str:
         return f"{self.input_sdr(experiment)}/reconstructions/{method}/{variant}.npz"
 
@@ -124,8 +167,16 @@ class Paths:
     def survey_signals(self, survey: str) -> str:
         return f"{self.survey(survey)}/signals.json"
 
+    def survey_measurements(self, survey: str) -> str:
+        return f"{self.survey(survey)}/measurements"
+
+    @staticmethod
+    def signal_measurement(folder: str, signal: str) -> str:
+        """One survey signal's clipped cases in a survey's measurements folder."""
+        return f"{folder}/{signal}.npz"
+
     def survey_measurement(self, survey: str, signal: str) -> str:
-        return f"{self.survey(survey)}/measurements/{signal}.npz"
+        return self.signal_measurement(self.survey_measurements(survey), signal)
 
     def survey_reconstruction(self, survey: str, method: str, variant: str, signal: str) -> str:
         return f"{self.survey(survey)}/reconstructions/{method}/{variant}/{signal}.npz"
