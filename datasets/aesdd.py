@@ -28,6 +28,7 @@ from pathlib import Path
 
 from declipbench import Param
 from declipbench.data.audio import SEGMENTS, file_split_parameters, list_files, probe
+from declipbench.data.io import portable_files
 
 MODALITY = "audio"
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "sadness")
@@ -131,7 +132,9 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     root, source = download(p, data_dir)
     files, skipped = [], []
     for e in EMOTIONS:
-        for f in list_files(root / e):
+        names, unportable = portable_files(list_files(root / e), p["on_error"])
+        skipped += unportable
+        for f in names:
             problem = probe(f)
             if problem:
                 if p["on_error"] == "fail":

@@ -22,6 +22,7 @@ import numpy as np
 
 from declipbench import Param
 from declipbench.data.audio import EXTENSIONS, SEGMENTS, file_split_parameters, list_files
+from declipbench.data.io import portable_files
 
 MODALITY = "audio"
 PARAMETERS = {
@@ -68,7 +69,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     root = Path(p["path"]).expanduser()
     if not root.is_dir():
         raise ValueError(f"datasets.<name>.params.path: {root} is not a directory")
-    files = list_files(root)
+    files, unportable = portable_files(list_files(root), p["on_error"])
     if p["include"] is not None:
         files = included(files, root, p["include"])
     if not files:
@@ -76,7 +77,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     files_by_split = split_by_hash(files, root, p["file_fractions"], p["min_files"], p["seed"])
     sr, seg_len = int(p["sample_rate"]), int(round(p["sample_rate"] * p["segment_seconds"]))
     manifest = {"params": {k: (str(v) if isinstance(v, Path) else v) for k, v in p.items()},
-                "splits": {}, "skipped": []}
+                "splits": {}, "skipped": unportable}
     for split in ("train", "val", "test"):
         segs, used = [], []
         for f in files_by_split.get(split, []):

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from declipbench import Param
 from declipbench.data.audio import SEGMENTS, list_files, probe
+from declipbench.data.io import portable_files
 
 MODALITY = "audio"
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -168,7 +169,9 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     skipped = []
     for g in GENRES:
         files = []
-        for f in list_files(root / g):
+        names, unportable = portable_files(list_files(root / g), p["on_error"])
+        skipped += unportable
+        for f in names:
             stem = f.name[: -len(f.suffix)]
             if stem in excluded:
                 skipped.append({"file": str(f.relative_to(root)), "split": None,

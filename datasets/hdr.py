@@ -31,6 +31,7 @@ from declipbench import Param
 from declipbench.data import hdrio
 from declipbench.data.audio import file_split_parameters
 from declipbench.data.images import CAMERA_PARAMETERS, camera_items, check_camera_params, write_split
+from declipbench.data.io import portable_files
 from declipbench.data.seeding import hash_order, item_rng, split_by_hash
 
 MODALITY = "image"
@@ -124,7 +125,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     if not root.is_dir():
         raise ValueError(f"datasets.<name>.params.path: {root} is not a directory. Place the unpacked DrTMO "
                          f"archive ({DRTMO_URL}) or any folder of .hdr/.exr files there, or set path")
-    files = list_files(root)
+    files, unportable = portable_files(list_files(root), p["on_error"])
     if p["max_files"]:
         files = hash_order(files, root, int(p["seed"]))[: int(p["max_files"])]
     if not files:
@@ -132,7 +133,7 @@ def prepare(params: dict, out_dir: Path, data_dir: Path | None = None) -> dict:
     by_split, how = split_files(files, root, p)
     manifest = {"dataset": "hdr", "modality": MODALITY, "root": str(root), "split_by": how,
                 "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in p.items()},
-                "domain": "linear exposure-normalised radiance (saturation level 1)", "splits": {}, "skipped": []}
+                "domain": "linear exposure-normalised radiance (saturation level 1)", "splits": {}, "skipped": unportable}
     for split in ("train", "val", "test"):
         items, cams, used = [], [], []
         for f in by_split[split]:

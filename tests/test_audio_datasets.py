@@ -399,3 +399,24 @@ def test_paper_dag_has_the_audio_tables():
                             ("evaluate", "measured=table2/test_sets/aesdd, method=self_supervised"),
                             ("table", "table=table2/aesdd")):
         assert re.search(rf"rule {rule}:\n(    .*\n)*?    wildcards: {re.escape(wildcards)}", out), (rule, wildcards)
+
+
+def test_a_file_name_that_is_not_utf8_is_named_and_skipped_or_stops_the_run(tmp_path):
+    """A name with bytes that are not UTF-8 (a file copied from an old archive): ``on_error: skip`` leaves it
+    out and lists it in the manifest, ``fail`` stops naming it, its bytes shown as \\xNN."""
+    import os
+
+    src = tmp_path / "src"
+    src.mkdir()
+    x = (np.random.default_rng(0).standard_normal(22050 * 2) * 0.1).astype(np.float32)
+    for i in range(6):
+        sf.write(src / f"ok{i}.wav", x, 22050)
+    sf.write(src / "tmp.wav", x, 22050)
+    os.rename(os.fsencode(src / "tmp.wav"), os.fsencode(src) + b"/bad\xff.wav")
+    manifest = steps.prepare("audio_folder", {"path": str(src), "on_error": "skip"}, tmp_path / "skip")
+    assert manifest["skipped"] == [{"file": f"{src}/bad\\xff.wav", "split": None,
+                                    "reason": "the file name is not valid UTF-8: rename the file"}]
+    assert sum(len(s["files"]) for s in manifest["splits"].values()) == 6
+    assert json.loads((tmp_path / "skip" / "manifest.json").read_text())["skipped"] == manifest["skipped"]
+    with pytest.raises(ValueError, match=r"bad\\xff\.wav: the file name is not valid UTF-8"):
+        steps.prepare("audio_folder", {"path": str(src), "on_error": "fail"}, tmp_path / "fail")

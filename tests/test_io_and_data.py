@@ -258,3 +258,28 @@ def test_an_audio_file_cut_short_is_corrupt_not_used(tmp_path, fmt, keep):
 
     with pytest.raises(ValueError, match="is truncated"):
         next(stream_segments(cut, 22050))
+
+
+def test_a_full_disk_is_named_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """On a full disk a memory-mapped output would die by SIGBUS at its first write, with nothing in the log:
+    its blocks are reserved first, so the step fails with "no space left on device" naming the file, and
+    its temporary is removed (the audio segments and the measured images alike)."""
+    import errno
+    import os
+
+    from declipbench.data.segments import SegmentWriter
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(OSError, match=r"train\.npy: cannot reserve .* MB on disk \(no space left on device\)"):
+        SegmentWriter(tmp_path / "train.npy", 1000, 256)
+    assert list(tmp_path.iterdir()) == []
+    x = np.random.default_rng(0).uniform(0, 2, size=(4, 3, 8, 8)).astype(np.float32)
+    (tmp_path / "data").mkdir()
+    for split in ("train", "val", "test"):
+        io.save_npy(tmp_path / "data" / f"{split}.npy", x)
+    with pytest.raises(OSError, match=r"train_x\.npy: cannot reserve .*no space left on device"):
+        steps.measure(tmp_path / "data", tmp_path / "m", 1.0, modality="image")
+    assert not [p for p in (tmp_path / "m").iterdir() if p.name.startswith(".")]

@@ -166,6 +166,32 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     assert "Nothing to be done" in again
 
 
+def test_a_second_run_writing_the_same_results_folder_is_refused(tiny_run):
+    """Two runs (two clones, two shells) on one absolute results folder: the second is refused at start,
+    naming the folder and the run holding it; nothing of the first is touched."""
+    from declipbench.pipeline.run_lock import RunLocked, acquire
+
+    run = tiny_run / "results" / "tiny"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]);"
+                               "from declipbench.pipeline.run_lock import acquire; h = acquire(sys.argv[2]);"
+                               "print('held', flush=True); time.sleep(120)", str(ROOT), str(run)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = (run / "tables" / "table1.md").read_bytes()
+        proc = snakemake("--cores", "1", "--configfile", "tiny.yaml", "--forcerun", "table", "results/tiny/tables/table1.md",
+                         cwd=tiny_run, check=False)
+        assert proc.returncode != 0
+        assert f"{run.relative_to(tiny_run)} is being written by another run (process {holder.pid}" in proc.stdout + proc.stderr
+        assert (run / "tables" / "table1.md").read_bytes() == before
+        with pytest.raises(RunLocked):
+            acquire(run)
+    finally:
+        holder.kill()
+        holder.wait()
+    acquire(run).close()  # released with its process
+
+
 def test_report_keeps_hostile_text_out_of_its_markup(tiny_run):
     """User text reaches the HTML report inside Snakemake's embedded JSON (table titles as report labels, the
     config files): ``declipbench report`` escapes it so no ``</script>`` or tag of it survives as markup; the

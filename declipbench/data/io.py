@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import re
@@ -148,3 +149,49 @@ def load_split(meas_dir: Path | str, split: str, with_x: bool) -> tuple[np.ndarr
     y = np.asarray(load_npy(Paths.split_array(str(meas_dir), split, "y")))
     x = np.asarray(load_npy(Paths.split_array(str(meas_dir), split, "x"))) if with_x else None
     return y, x
+
+
+def shown_name(path) -> str:
+    """A file name for messages and manifests, also when it is not valid UTF-8: its bytes, undecodable
+    ones as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def portable_files(files: list[Path], on_error: str) -> tuple[list[Path], list[dict]]:
+    """The files whose names are valid UTF-8 (what manifests, logs and hashing can carry), and the others:
+    with ``on_error == "fail"`` the first such name stops the run (a ``ValueError`` naming it); with
+    ``"skip"`` each is left out and returned as a manifest record, with the reason."""
+    good, skipped = [], []
+    for f in files:
+        try:
+            str(f).encode("utf-8")
+        except UnicodeEncodeError:
+            reason = "the file name is not valid UTF-8: rename the file"
+            if on_error == "fail":
+                raise ValueError(f"{shown_name(f)}: {reason}") from None
+            skipped.append({"file": shown_name(f), "split": None, "reason": reason})
+            continue
+        good.append(f)
+    return good, skipped
+
+
+def open_memmap_reserved(tmp: Path, shape: tuple, dtype=np.float32, *, final: Path | None = None) -> np.memmap:
+    """``np.lib.format.open_memmap(tmp, "w+")`` with the file's blocks reserved on disk first
+    (``posix_fallocate``). A memory-mapped file is sparse: on a full disk the first write to a page without
+    a block kills the process with SIGBUS, leaving nothing in its log. Reserving fails instead with an
+    ``OSError`` naming the file (``final``, the name it is written for) and the bytes it needs; the caller
+    removes its temporary."""
+    mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+    size = int(mm.offset + mm.nbytes)
+    try:
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):  # a file system that cannot reserve
+            return mm
+        raise OSError(exc.errno, f"{final or tmp}: cannot reserve {size / 1e6:.1f} MB on disk "
+                                 f"({os.strerror(exc.errno or 0).lower()}); free space under {Path(tmp).parent}") from exc
+    return mm

@@ -122,7 +122,11 @@ class SegmentWriter:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".npy", dir=self.path.parent)
         os.close(fd)
         self.tmp = Path(tmp)
-        mm = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=self.dtype, shape=(max(int(capacity), 1), self.width))
+        try:
+            mm = io.open_memmap_reserved(self.tmp, (max(int(capacity), 1), self.width), self.dtype, final=self.path)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
         self.offset = int(mm.offset)
         del mm
 

@@ -227,8 +227,8 @@ def _measure_images(data_dir: Path, out_dir: Path, tau: float, drop_unclipped: b
                 fd, tmp = tempfile.mkstemp(prefix=f".{split}_{name}.", suffix=".npy", dir=out_dir)
                 os.close(fd)
                 tmps[name] = Path(tmp)
-            mx = np.lib.format.open_memmap(tmps["x"], mode="w+", dtype=np.float32, shape=shape)
-            my = np.lib.format.open_memmap(tmps["y"], mode="w+", dtype=np.float32, shape=shape)
+            mx = io.open_memmap_reserved(tmps["x"], shape, final=Path(Paths.split_array(str(out_dir), split, "x")))
+            my = io.open_memmap_reserved(tmps["y"], shape, final=Path(Paths.split_array(str(out_dir), split, "y")))
             for j in range(0, len(ids), CHUNK):
                 sel = ids[j : j + CHUNK]
                 xb = np.asarray(x[sel], dtype=np.float32)

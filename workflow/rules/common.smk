@@ -242,3 +242,17 @@ if workflow.is_main_process:
     if missing_manual(_INPUTS):
         logger.warning(f"Inputs of {CONFIG_SOURCE}: {len(missing_manual(_INPUTS))} manual step(s) missing; the "
                        f"jobs that read them will fail until they are done:\n{summary(_INPUTS)}")
+
+
+# One run writes its results folder at a time (declipbench.pipeline.run_lock): taken when the run starts
+# executing (never for a dry run), held by the open file kept here, released when this process ends.
+RUN_LOCK = []
+
+
+onstart:
+    from declipbench.pipeline.run_lock import RunLocked, acquire
+
+    try:
+        RUN_LOCK.append(acquire(PATHS.root))
+    except RunLocked as exc:
+        raise WorkflowError(str(exc)) from None
