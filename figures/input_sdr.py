@@ -25,7 +25,7 @@ import numpy as np
 from declipbench import Param
 from declipbench.foundation.paths import Paths
 from declipbench.data import io
-from declipbench.metrics.sdr import sdr_db_items
+from declipbench.metrics.sdr import delta_sdr_items, sdr_db_items
 from declipbench.pipeline.figures import figure_experiment
 from declipbench.data.io import load_split
 from declipbench.report.formatting import write_values_csv
@@ -67,10 +67,8 @@ def values(params: dict, run) -> dict:
 
 def curve_rows(meas_dir: Path, recons: list[tuple[str, Path]]) -> list[dict]:
     """One row per method and level: items scored, items missing, mean ΔSDR with its bootstrap interval, mean SDR."""
-
     y, x = load_split(meas_dir, "test", with_x=True)
     levels = np.asarray(io.load_npy(Paths.levels_file(str(meas_dir))))
-    input_sdr = sdr_db_items(x, y)
     rows = []
     for label, npz in recons:
         x_hat = io.load_arrays(npz)["x_hat"]
@@ -79,10 +77,11 @@ def curve_rows(meas_dir: Path, recons: list[tuple[str, Path]]) -> list[dict]:
         finite = np.all(np.isfinite(x_hat.reshape(len(x_hat), -1)), axis=1)
         sdr = np.full(len(x), np.nan)
         sdr[finite] = sdr_db_items(x[finite], x_hat[finite])
+        delta_all = delta_sdr_items(x, x_hat, y)
         for level in sorted(set(levels.tolist())):
             at = levels == level
             ok = at & np.isfinite(sdr)
-            delta = sdr[ok] - input_sdr[ok]
+            delta = delta_all[ok]
             lo, hi = confidence_interval(delta)
             rows.append({"label": label, "input_sdr": float(level), "items": int(ok.sum()), "missing": int((at & ~ok).sum()),
                          "mean_delta_sdr": float(np.mean(delta)) if delta.size else math.nan, "ci_low": lo, "ci_high": hi,

@@ -34,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from declipbench.metrics.sdr import sdr_db  # noqa: E402
+from declipbench.metrics.sdr import delta_sdr_items  # noqa: E402
 from declipbench.physics import tau_for_input_sdr  # noqa: E402
 from declipbench.pipeline import survey  # noqa: E402
 from declipbench.pipeline.plugins import import_method_module, load_dataset  # noqa: E402
@@ -89,7 +89,7 @@ def side_by_side(a) -> dict:
             assert int(np.sum(pinfo["iterations"])) == its, "fast and plain ran different iterations"
             row.update(plain_s=t_plain, plain_ms_per_block_iteration=1e3 * t_plain / its, speedup=t_plain / t_fast,
                        max_abs_difference=float(np.max(np.abs(fast.astype(np.float64) - plain))))
-        d = sdr_db(x, fast[0]) - sdr_db(x, y[0])
+        d = float(delta_sdr_items(x[None], fast[:1], y[:1])[0])
         pub = ref.get((a.signal, PUBLISHED[alg], float(a.input_sdr)))
         row.update(dsdr=d, published=pub)
         out["results"].append(row)
@@ -120,7 +120,7 @@ def all_cases(a) -> dict:
             seconds[name] = time.perf_counter() - t0
             block_its += int(np.sum(info["iterations"]))
             for j, s in enumerate(SDRS):
-                d = sdr_db(x, x_hat[j]) - sdr_db(x, y[j])
+                d = float(delta_sdr_items(x[None], x_hat[j : j + 1], y[j : j + 1])[0])
                 pub = ref[(name, PUBLISHED[alg], float(s))]
                 cells[(name, s)] = (d, pub)
                 diffs.append(d - pub)

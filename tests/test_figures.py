@@ -360,3 +360,21 @@ def test_figure7_verdict_counts_the_cells_above_identity_from_the_values():
             {"identity_sdr": 20.0, "ssl_sdr": 20.0, "supervised_sdr": 30.0}]
     # gains -1, +3, 0 (mean +0.7); gaps 6, 4, 10 (mean 6.7); a tie is not "above"
     assert verdict(rows) == "above Identity in 1 of 3 cells, mean +0.7 dB; 6.7 dB below supervised"
+
+
+def test_a_figure_key_must_name_a_figure_module_and_a_path_is_never_imported(tmp_path):
+    """A key under ``figures:`` selects code: only a module of figures/ is loaded; an unknown key is refused
+    listing the figures, a path is refused by the schema before anything is imported."""
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.py"
+    evil.write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    for key, msg in (("nosuch", r"unknown figure 'nosuch'.*available: \['bias', 'hdr_mask', 'input_sdr'"),
+                     (str(tmp_path / "evil"), "figures"), ("../x", "figures")):
+        bad = copy.deepcopy(cfg)
+        bad["figures"][key] = {}
+        with pytest.raises(ConfigError, match=msg):
+            validate_config(bad, "x.yaml")
+    assert not marker.exists()
+    with pytest.raises(ConfigError, match=r"figures\.toy\.muu: unknown parameter"):  # checked from its declaration
+        validate_config({**copy.deepcopy(cfg), "figures": {"toy": {"muu": 2}}}, "x.yaml")

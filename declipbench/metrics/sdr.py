@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..physics.distortion import sdr_db, sdr_db_items  # noqa: F401  (the metric's public names)
+from ..physics.distortion import sdr_db, sdr_db_items
 from .base import Metric
 
 METRICS = [
@@ -38,6 +38,19 @@ def sdr_score(x, x_hat, y=None, sample_rate=None) -> tuple[float, str]:
     return (math.nan, EXACT) if math.isinf(value) else (value, "")
 
 
+def delta_sdr_items(x, x_hat, y) -> np.ndarray:
+    """ΔSDR (dB) of each item (items first): the SDR (eq. 15) of the reconstruction minus that of the
+    measurement, the one place ΔSDR is computed (tables, the survey, the input-SDR figure). ``nan`` for an
+    item whose reconstruction is not finite; ``+inf`` for an exact one."""
+    x = np.asarray(x, dtype=np.float64)
+    x_hat = np.asarray(x_hat)
+    finite = np.all(np.isfinite(x_hat.reshape(len(x_hat), -1)), axis=1)
+    out = np.full(len(x), np.nan)
+    if finite.any():
+        out[finite] = sdr_db_items(x[finite], x_hat[finite]) - sdr_db_items(x[finite], np.asarray(y)[finite])
+    return out
+
+
 def delta_sdr_score(x, x_hat, y, sample_rate=None) -> tuple[float, str]:
     """``SDR(x_hat) - SDR(y)``: the improvement over the clipped input (the table metric ``delta_sdr``);
     missing, with the reason, where either SDR is not finite."""
@@ -45,4 +58,6 @@ def delta_sdr_score(x, x_hat, y, sample_rate=None) -> tuple[float, str]:
     if note:
         return math.nan, note
     before = sdr_db(x, y)
-    return (value - before, "") if math.isfinite(before) else (math.nan, UNCLIPPED)
+    if not math.isfinite(before):
+        return math.nan, UNCLIPPED
+    return float(delta_sdr_items(np.asarray(x)[None], np.asarray(x_hat)[None], np.asarray(y)[None])[0]), ""

@@ -26,20 +26,19 @@ caption(s) and its entry in a configuration (README, "Add a figure").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from ..foundation.contracts import ROOT, PluginError
 from ..foundation.parameters import resolve
 from ..foundation.paths import Paths
-from .plugins import _import_file
+from .plugins import discover_modules, load_module_plugin
 
 ENVS = ("report", "torch", "data")
 
 
 def discover_figures(root: Path | str = ROOT) -> list[str]:
     """The figure modules: ``figures/<key>.py`` whose name does not start with ``_``."""
-    return sorted(p.stem for p in Path(root, "figures").glob("*.py") if not p.stem.startswith("_"))
+    return discover_modules("figures", root)
 
 
 def check_figure_module(mod, path: Path) -> None:
@@ -60,23 +59,10 @@ def check_figure_module(mod, path: Path) -> None:
         raise PluginError(f"{path}: ENV must be one of {list(ENVS)}, got {mod.ENV!r}")
 
 
-@lru_cache(maxsize=None)
-def _load_figure(path: str, mtime_ns: int, size: int):
-    p = Path(path)
-    mod = _import_file(p, f"declipbench_figures.{p.stem}")
-    check_figure_module(mod, p)
-    return mod
-
-
 def load_figure(key: str, root: Path | str = ROOT):
-    """The figure module ``figures/<key>.py``, its contract checked. ``key`` comes from a configuration, so it
-    selects code: it must name a discovered module, checked before anything is imported."""
-    known = discover_figures(root)
-    if not isinstance(key, str) or key not in known:
-        raise PluginError(f"unknown figure {key!r}; available: {known} (one module figures/<key>.py each)")
-    path = Path(root, "figures", f"{key}.py")
-    st = path.stat()
-    return _load_figure(str(path), st.st_mtime_ns, st.st_size)
+    """The figure module ``figures/<key>.py``, its contract checked; ``key`` must name a discovered module
+    (:func:`declipbench.pipeline.plugins.load_module_plugin`)."""
+    return load_module_plugin("figures", key, "declipbench_figures", check_figure_module, "figure", root)
 
 
 def check_figures(config: dict, source: str) -> None:
@@ -84,7 +70,10 @@ def check_figures(config: dict, source: str) -> None:
     ``PARAMETERS`` and stored back, its ``check`` passed. Errors name the file and the field."""
     for key in list(config.get("figures") or {}):
         where = f"figures.{key}"
-        mod = load_figure(key)
+        try:
+            mod = load_figure(key)
+        except PluginError as exc:
+            raise PluginError(f"{source}: {where}: {exc} (each figure is a module figures/<key>.py)") from None
         try:
             params = resolve(mod.PARAMETERS, config["figures"][key], where)
             check = getattr(mod, "check", None)

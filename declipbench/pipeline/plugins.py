@@ -251,8 +251,14 @@ def display_path(path: Path | str) -> str:
 
 
 # ------------------------------------------------------------------------------------------- datasets
+def discover_modules(folder: str, root: Path | str = ROOT) -> list[str]:
+    """The plug-in modules of a folder of the repository (``datasets/``, ``figures/``): ``<name>.py`` whose
+    name does not start with ``_``."""
+    return sorted(p.stem for p in Path(root, folder).glob("*.py") if not p.stem.startswith("_"))
+
+
 def discover_datasets(root: Path | str = ROOT) -> list[str]:
-    return sorted(p.stem for p in Path(root, "datasets").glob("*.py") if not p.stem.startswith("_"))
+    return discover_modules("datasets", root)
 
 
 def _import_file(path: Path, module_name: str):
@@ -287,25 +293,29 @@ def check_dataset_module(mod, path: Path) -> None:
 
 
 @lru_cache(maxsize=None)
-def _load_dataset(path: str, mtime_ns: int, size: int):
+def _load_module(path: str, mtime_ns: int, size: int, package: str, check):
     p = Path(path)
-    mod = _import_file(p, f"declipbench_datasets.{p.stem}")
-    check_dataset_module(mod, p)
+    mod = _import_file(p, f"{package}.{p.stem}")
+    check(mod, p)
     return mod
 
 
-def load_dataset(name: str, root: Path | str = ROOT):
-    """The dataset module ``datasets/<name>.py``, its contract checked (imported once per content).
-
-    ``name`` comes from a configuration, so it selects code: it must be one of the discovered modules
-    (a file directly in ``datasets/``), checked before anything is imported; a path (``/tmp/x/evil``,
-    ``../x``) is refused, never imported."""
-    known = discover_datasets(root)
+def load_module_plugin(folder: str, name: str, package: str, check, what: str, root: Path | str = ROOT):
+    """The plug-in module ``<folder>/<name>.py``, its contract checked by ``check(module, path)``, imported
+    once per content. ``name`` comes from a configuration, so it selects code: it must be one of the
+    modules discovered in ``folder`` (a file directly there), checked here, in one place, before anything is
+    imported; a path (``/tmp/x/evil``, ``../x``) is refused, never imported."""
+    known = discover_modules(folder, root)
     if not isinstance(name, str) or name not in known:
-        raise PluginError(f"unknown dataset module {name!r}; available: {known}")
-    path = Path(root, "datasets", f"{name}.py")
+        raise PluginError(f"unknown {what} {name!r}; available: {known}")
+    path = Path(root, folder, f"{name}.py")
     st = path.stat()
-    return _load_dataset(str(path), st.st_mtime_ns, st.st_size)
+    return _load_module(str(path), st.st_mtime_ns, st.st_size, package, check)
+
+
+def load_dataset(name: str, root: Path | str = ROOT):
+    """The dataset module ``datasets/<name>.py``, its contract checked (:func:`load_module_plugin`)."""
+    return load_module_plugin("datasets", name, "declipbench_datasets", check_dataset_module, "dataset module", root)
 
 
 def dataset_params(mod, given: dict | None, where: str) -> dict:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..data import io
 from ..foundation.paths import Paths
-from ..metrics.sdr import sdr_db
+from ..metrics.sdr import delta_sdr_items, sdr_db
 from ..physics.thresholds import tau_for_input_sdr
 from ..foundation.contracts import Context
 from .plugins import dataset_params, load_dataset
@@ -109,7 +109,7 @@ def case_rows(specs: list[dict], recon_files: list[Path], meas_dir: Path, publis
             row = {"method": spec["method"], "variant": spec["variant"], "label": spec["label"],
                    "signal": path.stem, "input_sdr_target": float(target), "input_sdr": float(m["input_sdr"][j]),
                    "tau": float(m["tau"][j]), "clipped_fraction": float(m["clipped_fraction"][j]),
-                   "sdr": out_sdr, "dsdr": out_sdr - sdr_db(x, y),
+                   "sdr": out_sdr, "dsdr": float(delta_sdr_items(x[None], xh[None], y[None])[0]),
                    "seconds_per_case": float(r["seconds"]) / len(m["input_sdr_target"]),
                    "published_dsdr": math.nan, "difference": math.nan}
             if reference is not None and key is not None:
