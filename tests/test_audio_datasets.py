@@ -372,6 +372,7 @@ def test_gtzan_archive_with_an_escaping_member_is_refused(tmp_path, clips):
     assert not (data_dir / "gtzan" / "genres").exists() and not list((tmp_path / "out").glob("*.npy"))
 
 
+@pytest.mark.full  # the paper's DAG is built in make test by tests/test_dry_runs.py too
 def test_paper_dag_has_the_audio_tables():
     from conftest import snakemake
 

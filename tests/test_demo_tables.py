@@ -5,7 +5,7 @@ run of the demo's audio tables (1, 2, 3) through Snakemake."""
 import copy
 import csv
 import json
-import re
+import shlex
 
 import numpy as np
 import pytest
@@ -125,8 +125,11 @@ def test_identical_training_reuses_the_earlier_model():
     # the DAG trains it once and points Table 2's reconstruction at Table 1's model
     out = snakemake("-n", "-p", "--forceall", "--configfile", "config/config.yaml").stdout
     assert "models/table2/supervised" not in out
-    assert re.search(r"--measurements results/demo/measurements/table2 --model results/demo/models/table1/"
-                     r"supervised/full/seed0 --out results/demo/reconstructions/table2/supervised/full", out)
+    jobs = [json.loads(w[w.index("--job") + 1]) for line in out.splitlines() if "declipbench reconstruct --job" in line
+            for w in [shlex.split(line.strip())]]
+    (job,) = [j for j in jobs if j["out"] == "results/demo/reconstructions/table2/supervised/full/seed0.npz"]
+    assert job["model"] == "results/demo/models/table1/supervised/full/seed0"
+    assert job["measurements"] == "results/demo/measurements/table2"
 
 
 # --------------------------------------------------------------- the demo's audio tables, tiny

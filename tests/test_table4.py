@@ -149,6 +149,7 @@ def test_measure_images_without_camera_is_plain_clipping(tmp_path):
     assert m["splits"]["test"]["items_kept"] == 1
 
 
+@pytest.mark.full
 def test_dag_declares_the_camera_files():
     """The virtual camera of every item is a declared output of the image data rule and an input of
     measure: deleting it makes Snakemake rebuild it, never a silent fall-back to plain clipping."""

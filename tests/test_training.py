@@ -59,7 +59,7 @@ def _run(workdir, losses, kill_after=-1):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("losses", [["mc", "ei"], ["supervised"]])
+@pytest.mark.parametrize("losses", [["mc", "ei"], pytest.param(["supervised"], marks=pytest.mark.full)])
 def test_resume_after_kill_gives_same_final_weights(tmp_path, losses):
     ref = _run(tmp_path / "ref", losses)
     assert ref.returncode == 0, ref.stderr
