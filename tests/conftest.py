@@ -86,9 +86,11 @@ def assert_prepared(out_dir, modality: str, manifest: dict) -> None:
 
 
 # `make test` runs two pytest-xdist workers, one file each at a time, in collection order: the two longest
-# files go first (longest processing time first), so neither waits for the other at the end. Measured in
+# files go first (longest processing time first), so neither waits for the other at the end (the fast and
+# the long set each take the ones they hold). Measured in
 # BENCHMARKS.md, "Test suite".
-LONGEST_FIRST = ("test_survey.py", "test_slurm.py")
+LONGEST_FIRST = ("test_workflow.py", "test_survey.py", "test_slurm.py", "test_dry_runs.py", "test_training.py",
+                 "test_real_audio.py")
 
 
 def pytest_collection_modifyitems(config, items):
