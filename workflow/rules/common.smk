@@ -250,9 +250,10 @@ RUN_LOCK = []
 
 
 onstart:
-    from declipbench.pipeline.run_lock import RunLocked, acquire
+    if workflow.is_main_process:  # never in a cluster job's own Snakemake
+        from declipbench.pipeline.run_lock import RunLocked, acquire
 
-    try:
-        RUN_LOCK.append(acquire(PATHS.root))
-    except RunLocked as exc:
-        raise WorkflowError(str(exc)) from None
+        try:
+            RUN_LOCK.append(acquire(PATHS.root))
+        except RunLocked as exc:
+            raise WorkflowError(str(exc)) from None
