@@ -149,10 +149,12 @@ def survey_table(survey: dict, specs: list[dict], measurements: str, prefix: str
 
     by_job = {(s["method"], s["variant"]): s for s in specs}
     files = [Path(f) for f in inputs]
-    for f in files:
-        if (f.parent.parent.name, f.parent.name) not in by_job:
-            raise ValueError(f"{f}: no job spec for method {f.parent.parent.name!r} variant {f.parent.name!r}")
-    ordered = [by_job[(f.parent.parent.name, f.parent.name)] for f in files]
+    ordered = []
+    for f in files:  # .../<method>/<variant>/<signal>.npz
+        key = (f.parent.parent.name, f.parent.name)
+        if key not in by_job:
+            raise ValueError(f"{f}: no job spec for method {key[0]!r} variant {key[1]!r}")
+        ordered.append(by_job[key])
     write_survey_tables(prefix=Path(prefix), **protocol.table(survey, ordered, files, Path(measurements)))
     print(Path(f"{prefix}.md").read_text())
 

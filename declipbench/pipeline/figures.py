@@ -19,7 +19,7 @@ A figure module declares, like a dataset module:
 - ``make(job)``: computes what it shows and writes every output (:class:`FigureJob`).
 
 One rule per configured figure is generated from the declarations (``workflow/rules/report.smk``); the step
-behind it is ``python -m declipbench paper-figure --spec ...``. Adding a figure is one module, its
+behind it is ``python -m declipbench paper-figure --job '{"spec": ...}'`` (:func:`figure_spec`). Adding a figure is one module, its
 caption(s) and its entry in a configuration (README, "Add a figure").
 """
 
@@ -110,16 +110,16 @@ class RunView:
         self.config = config
         self.paths = Paths(config)
         self.seed = config["seeds"][0]
-        self._jobs = plan(config)
-        self._owners = model_owners(config, self._jobs)
-        self._methods = discover_methods()
+        self.plan = plan(config)  # every job of the run
+        self.owners = model_owners(config, self.plan)  # a training equal to an earlier experiment's uses its model
+        self.methods = discover_methods()
 
     def experiment(self, name: str) -> dict:
         return self.config["experiments"][name]
 
     def all_jobs(self, experiment: str) -> list:
         """The jobs of ``experiment``, every seed, in table order."""
-        return [j for j in self._jobs if j.experiment == experiment]
+        return [j for j in self.plan if j.experiment == experiment]
 
     def jobs(self, experiment: str) -> list:
         """The jobs of ``experiment`` at the first seed, in table order."""
@@ -134,14 +134,14 @@ class RunView:
     def model_dir(self, experiment: str, method: str, variant: str) -> str:
         """The model folder of a method variant of ``experiment`` at the first seed (an earlier experiment's
         when the training is the same, :func:`declipbench.pipeline.config.model_owners`)."""
-        owner = self._owners.get((experiment, method, variant, self.seed), experiment)
+        owner = self.owners.get((experiment, method, variant, self.seed), experiment)
         return self.paths.model(owner, method, variant, self.seed)
 
     def trains(self, method: str) -> bool:
-        return bool(self._methods[method].trains)
+        return bool(self.methods[method].trains)
 
     def label(self, method: str, variant: str) -> str:
-        return self._methods[method].variant_label(variant)
+        return self.methods[method].variant_label(variant)
 
 
 @dataclass

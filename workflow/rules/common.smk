@@ -20,9 +20,6 @@ from declipbench.pipeline.config import (
     job_threads,
     measured_dataset,
     measured_sets,
-    model_owners,
-    plan,
-    spec_json,
     survey_jobs,
     survey_signals,
     survey_spec,
@@ -30,7 +27,7 @@ from declipbench.pipeline.config import (
 )
 from declipbench.foundation.paths import Paths
 from declipbench.pipeline.figures import RunView, figure_spec, load_figure
-from declipbench.pipeline.plugins import discover_methods, load_dataset
+from declipbench.pipeline.plugins import load_dataset
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"
 try:
@@ -46,11 +43,14 @@ except (ConfigError, ValueError) as exc:
 # the validated config, defaults filled in, is also what report captions see (workflow/report/*.rst)
 config.update(CFG)
 
-PATHS = Paths(CFG)
-JOBS = plan(CFG)
-# a job whose training equals an earlier experiment's uses that model (declipbench.pipeline.config.model_owners)
-MODEL_OWNERS = model_owners(CFG, JOBS)
-METHODS = discover_methods()
+# what figures and report steps may ask of the run (declipbench.pipeline.figures.RunView): the path registry,
+# the job plan, the model owners (a job whose training equals an earlier experiment's uses that model,
+# declipbench.pipeline.config.model_owners), the methods' declarations; built once, used by every rule
+RUN = RunView(CFG)
+PATHS = RUN.paths
+JOBS = RUN.plan
+MODEL_OWNERS = RUN.owners
+METHODS = RUN.methods
 # what one measure job makes: an experiment's dataset, or one of its extra test sets (Table 2's speech)
 MEASURED = measured_sets(CFG)
 TABLES = [Paths.table_name(m) for m in MEASURED]
@@ -141,7 +141,7 @@ def used_model_dir(wildcards):
 
 
 def experiment_jobs(experiment):
-    return [j for j in JOBS if j.experiment == experiment]
+    return RUN.all_jobs(experiment)
 
 
 def table_inputs(wildcards):
@@ -166,8 +166,7 @@ def table_title_of(table):
 
 
 def figure_jobs(experiment):
-    first = CFG["seeds"][0]
-    return [j for j in experiment_jobs(experiment) if j.seed == first]
+    return RUN.jobs(experiment)
 
 
 def listen_inputs(wildcards):
@@ -197,16 +196,13 @@ def survey_dataset(wildcards):
 
 
 #: the configured figures: key -> its module figures/<key>.py (declipbench.pipeline.figures), and what they may ask
-#: of the run (RUN: the path registry, the first seed's jobs, model folders, labels)
+#: of the run (RUN, above)
 FIGURES = {key: load_figure(key) for key in CFG["figures"]}
-RUN = RunView(CFG)
 
 
 def input_sdr_model(wildcards):
     """The model a method of the input-SDR figure uses (its experiment's, or its owner's), if it trains."""
-    experiment, seed = CFG["figures"]["input_sdr"]["experiment"], CFG["seeds"][0]
-    owner = MODEL_OWNERS.get((experiment, wildcards.method, wildcards.variant, seed), experiment)
-    return PATHS.model(owner, wildcards.method, wildcards.variant, seed)
+    return RUN.model_dir(CFG["figures"]["input_sdr"]["experiment"], wildcards.method, wildcards.variant)
 
 
 def final_outputs():

@@ -118,12 +118,13 @@ rule figure:
 # (declipbench.pipeline.figures): its declared inputs, one PNG and one CSV per declared output with the caption
 # workflow/report/<stem>.rst, and its settings in one job spec.
 for _key, _fig in FIGURES.items():
+    _spec = figure_spec(RUN, _key)
 
     rule:
         name:
             f"figure_{_key}"
         input:
-            **figure_spec(RUN, _key)["inputs"],
+            **_spec["inputs"],
         output:
             **{
                 stem: report(
@@ -136,7 +137,7 @@ for _key, _fig in FIGURES.items():
             },
             **{f"{stem}_csv": PATHS.paper_figure(stem, "csv") for stem in _fig.OUTPUTS},
         params:
-            job=job(spec=figure_spec(RUN, _key)),
+            job=job(spec=_spec),
         threads: CFG["threads"] if getattr(_fig, "THREADS", False) else 1
         log:
             PATHS.log("figure", _key),
