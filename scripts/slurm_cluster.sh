@@ -16,8 +16,9 @@
 # The node is this machine: its CPUs and memory, one fake GPU (Gres=gpu:1 backed by /dev/null, so jobs
 # that request --gpus=1 are scheduled on a machine without a GPU), two partitions on it, `cpu` (the
 # default) and `gpu`, the names of workflow/profiles/slurm/partitions.yaml. No accounting database
-# (sacct cannot answer: use the plugin's squeue status command) and MinJobAge=300, so finished jobs stay
-# visible to squeue and `scontrol show job` for 5 minutes. Without systemd and cgroups:
+# (sacct cannot answer: use the plugin's squeue status command) and MinJobAge=7200, so finished jobs stay
+# visible to squeue and `scontrol show job` for 2 hours (tests/test_slurm.py reads them after its slowest
+# run ends, which on a slow machine is more than Slurm's default 5 minutes). Without systemd and cgroups:
 # ProctrackType=proctrack/linuxproc, TaskPlugin=task/none.
 set -euo pipefail
 
@@ -102,7 +103,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 ReturnToService=2
-MinJobAge=300
+MinJobAge=7200
 KillWait=5
 GresTypes=gpu
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where a loss is computed: the workflow reads the declarations without it
+    import torch
 
 from ..foundation.parameters import Param, resolve
 

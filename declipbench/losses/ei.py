@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where a loss is computed: the workflow reads the declarations without it
+    import torch
 
 from ..physics.clipping import Thresholds, clip, clipped_mask, masks
 from ..foundation.parameters import Param
@@ -13,8 +16,11 @@ from .mc import _reduce
 
 
 def sample_gains(n: int, g_min: float, g_max: float, distribution: str, generator: torch.Generator,
-                 device=None, dtype=torch.float32) -> torch.Tensor:
-    """Draw ``n`` amplitude gains ``g ~ p_g``: ``uniform`` on [g_min, g_max] or ``log_uniform``."""
+                 device=None, dtype=None) -> torch.Tensor:
+    """Draw ``n`` amplitude gains ``g ~ p_g``: ``uniform`` on [g_min, g_max] or ``log_uniform`` (float32 unless
+    ``dtype`` says otherwise)."""
+    import torch
+
     u = torch.rand(n, generator=generator, dtype=torch.float64)
     if distribution == "uniform":
         g = g_min + (g_max - g_min) * u
@@ -23,7 +29,7 @@ def sample_gains(n: int, g_min: float, g_max: float, distribution: str, generato
         g = torch.exp(lo + (hi - lo) * u)
     else:
         raise ValueError(f"unknown gain distribution {distribution!r} (expected 'uniform' or 'log_uniform')")
-    return g.to(device=device, dtype=dtype)
+    return g.to(device=device, dtype=torch.float32 if dtype is None else dtype)
 
 
 def ei_loss(x_hat: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], th: Thresholds,
@@ -37,6 +43,8 @@ def ei_loss(x_hat: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], th: 
     samples or more are left out of the term (their value is 0; with ``reduction="item"`` the kept items
     are scaled so the batch mean is the mean over kept items), as the first author's 2024 code does.
     """
+    import torch
+
     shape = (-1,) + (1,) * (x_hat.ndim - 1)
     x_g = gains.view(shape) * x_hat
     if stop_gradient:
@@ -65,6 +73,8 @@ def ei_target_weights(y: torch.Tensor, th: Thresholds, core_weight: float) -> to
     """Per-sample weights of the EI residual: 1 where ``y`` is reliable (the target ``g x_hat = g y`` is
     measured data), ``core_weight`` where ``y`` is clipped (the target is the network's own estimate).
     ``core_weight = 1`` is eq. 11 as its text reads."""
+    import torch
+
     reliable, _, _ = masks(y, th)
     return torch.where(reliable, torch.ones_like(y), torch.full_like(y, float(core_weight)))
 
@@ -100,6 +110,8 @@ class EILoss(Loss):
             raise ValueError(f"{where}.g_max = {params['g_max']!r}: need g_min <= g_max (g_min = {params['g_min']})")
 
     def __call__(self, x_hat, y, x=None, *, model, physics, generator=None):
+        import torch
+
         p = self.params
         g = sample_gains(len(x_hat), p["g_min"], p["g_max"], p["distribution"], generator, device=x_hat.device)
         weights = None if p["core_weight"] == 1.0 else ei_target_weights(y, physics, p["core_weight"])

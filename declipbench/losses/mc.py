@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where a loss is computed: the workflow reads the declarations without it
+    import torch
 
 from ..physics.clipping import Thresholds, clip, masks
 from .base import Loss, per_item, register
@@ -24,12 +27,16 @@ def naive_mc_loss(x_hat: torch.Tensor, y: torch.Tensor, th: Thresholds, reductio
 
 def _phi(t: torch.Tensor) -> torch.Tensor:
     """One-sided penalty ``phi(t) = max(t, 0)^2``."""
+    import torch
+
     return torch.relu(t) ** 2
 
 
 def mc_loss(x_hat: torch.Tensor, y: torch.Tensor, th: Thresholds, reduction: str = "mean") -> torch.Tensor:
     """Eq. 7: squared error on reliable samples, one-sided penalty on clipped ones, as a mean over all
     samples."""
+    import torch
+
     reliable, high, low = masks(y, th)
     per_sample = torch.where(reliable, (x_hat - y) ** 2, torch.zeros_like(x_hat))
     per_sample = per_sample + torch.where(high, _phi(th.high - x_hat), torch.zeros_like(x_hat))

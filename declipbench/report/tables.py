@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..metrics import METRICS
 from .formatting import md_escape, md_row, md_rule, tex_escape, write_table_files
@@ -65,6 +64,8 @@ def confidence_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
         return math.nan, math.nan
     if values.size == 1 or np.all(values == values[0]):
         return float(values[0]), float(values[0])
+    from scipy import stats  # 2 s to import: not at the workflow's start-up, which imports this module
+
     res = stats.bootstrap((values,), np.mean, confidence_level=level, n_resamples=BOOTSTRAP_RESAMPLES,
                           method="percentile", vectorized=True, rng=np.random.default_rng(BOOTSTRAP_SEED))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
@@ -79,6 +80,8 @@ def paired_p_value(a: pd.Series, b: pd.Series) -> float:
     d = a.loc[common].to_numpy() - b.loc[common].to_numpy()
     if not np.any(d):
         return 1.0
+    from scipy import stats
+
     return float(stats.wilcoxon(d).pvalue)
 
 

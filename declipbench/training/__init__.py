@@ -3,7 +3,7 @@
 
 from importlib import import_module
 
-_EXPORTS = {"TrainSettings": "loop", "TRAINING": "loop", "fit": "loop", "predict": "loop",
+_EXPORTS = {"TrainSettings": "loop", "TRAINING": "settings", "fit": "loop", "predict": "loop",
             "subset_indices": "loop", "NetworkMethod": "learned", "build_model": "learned",
             "pick_device": "device", "set_threads": "device"}
 

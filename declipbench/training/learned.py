@@ -87,7 +87,7 @@ class NetworkMethod(Method):
     @classmethod
     def declaration(cls) -> dict:
         from ..losses import LOSSES
-        from .loop import TRAINING
+        from .settings import TRAINING
 
         return {"network": NETWORK, "masking": MASKING, "training": TRAINING,
                 "losses": Param(list(cls.default_losses), list, items=str,

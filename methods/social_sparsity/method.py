@@ -9,8 +9,6 @@ import numpy as np
 from declipbench import Context, Param, SymmetricClippingMethod
 from declipbench.training.device import pick_device, set_threads
 
-from .sparsity import declip, default_lambdas
-
 
 class SocialSparsity(SymmetricClippingMethod):
     parameters = {
@@ -28,6 +26,8 @@ class SocialSparsity(SymmetricClippingMethod):
 
     def declip_items(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
         p = ctx.params
+        from .sparsity import declip, default_lambdas  # torch: imported by the job, not at the workflow's start-up
+
         set_threads(ctx.threads)
         lam = p["lambdas"]
         kw = dict(window=p["window"], hop=p["hop"], channels=p["channels"],
