@@ -273,3 +273,9 @@ def test_fidelity_all_fixture_cases(algorithm):
     report = ", ".join(f"{n}@{s}: {d:+.4f}" for (n, s), d in diffs.items())
     assert max(abs(d) for d in diffs.values()) <= 0.3, report
     assert np.mean([abs(d) for d in diffs.values()]) <= 0.1, report
+
+
+def test_the_declared_algorithm_choices_are_the_implemented_ones():
+    """method.py declares the choices without importing .spade (torch at start-up): the two must agree."""
+    cls = type(load_method("spade")[1])
+    assert cls.parameters["algorithm"].choices == spade.ALGORITHMS

@@ -10,12 +10,12 @@ import numpy as np
 from declipbench import Context, Param, SymmetricClippingMethod
 from declipbench.training.device import pick_device, set_threads
 
-from .spade import ALGORITHMS, declip
-
 
 class Spade(SymmetricClippingMethod):
     parameters = {
-        "algorithm": Param("aspade", choices=ALGORITHMS,
+        # the names of .spade.ALGORITHMS (tests/test_spade.py): .spade imports torch, which this module
+        # leaves to the job (the workflow imports method.py at start-up)
+        "algorithm": Param("aspade", choices=("aspade", "sspade"),
                            help="aspade (analysis) or sspade (synthesis, the survey's sspade_new)"),
         "window": Param(None, int, min=2, help="window length in samples (null: 8192 at 44.1 kHz, scaled to the data's rate)"),
         "hop": Param(None, int, min=1, help="hop in samples (null: window / 4)"),
@@ -35,6 +35,8 @@ class Spade(SymmetricClippingMethod):
             raise ValueError(f"{where}: hop ({a}) must not exceed window ({w})")
 
     def declip_items(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
+        from .spade import declip
+
         p = ctx.params
         set_threads(ctx.threads)
         x = declip(y, taus, algorithm=str(p["algorithm"]), window=p["window"], hop=p["hop"],
