@@ -19,9 +19,7 @@ as a section named after it (``ei: {weight: 1.0, g_max: 4.0}``).
 
 from __future__ import annotations
 
-from typing import Callable
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:  # torch is imported where a loss is computed: the workflow reads the declarations without it
     import torch

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import pickle
 import importlib
 import importlib.util
+import pickle
 import sys
 import types
 from dataclasses import dataclass

@@ -25,9 +25,9 @@ class SocialSparsity(SymmetricClippingMethod):
     }
 
     def declip_items(self, y: np.ndarray, taus: np.ndarray, ctx: Context) -> np.ndarray:
-        p = ctx.params
         from .sparsity import declip, default_lambdas  # torch: imported by the job, not at the workflow's start-up
 
+        p = ctx.params
         set_threads(ctx.threads)
         lam = p["lambdas"]
         kw = dict(window=p["window"], hop=p["hop"], channels=p["channels"],
