@@ -23,7 +23,6 @@ Everything derives from ``(seed, split, index)`` (:func:`declipbench.data.seedin
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, lfilter
 
 from declipbench import Param
 from declipbench.data.audio import SEGMENTS
@@ -112,6 +111,8 @@ def segment(params: dict, split: str, index: int) -> np.ndarray:
         i0 = int(round(onset * sr))
         lo, hi = max(i0, 0), min(i0 + m, n)
         if hi > lo:
+            from scipy.signal import butter, lfilter  # not at the top: seconds at the workflow's start-up
+
             b, a = butter(2, 1500 / (sr / 2))
             thump = lfilter(b, a, rng.standard_normal(m)) * np.exp(-np.arange(m) / (0.003 * sr))
             x[lo:hi] += 0.05 * velocity * thump[lo - i0: hi - i0]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from scipy.signal import butter, lfilter
 
 from declipbench import Param
 from declipbench.data.audio import SEGMENTS
@@ -70,6 +69,8 @@ def _resonator(freq: float, bw: float, sr: int):
 
 
 def _vocal_tract(excitation: np.ndarray, formants, scale: float, sr: int) -> np.ndarray:
+    from scipy.signal import lfilter  # here, not at the top: scipy.signal costs seconds at the workflow's start-up
+
     y = excitation
     for f, bw in zip((*formants, F4), BANDWIDTHS):
         f = min(f * scale, 0.45 * sr)
@@ -87,6 +88,8 @@ def _envelope(n: int, sr: int, attack: float, release: float) -> np.ndarray:
 
 
 def _voiced(rng, n: int, sr: int, f0: np.ndarray, formants_a, formants_b, scale: float) -> np.ndarray:
+    from scipy.signal import lfilter
+
     jitter = 1 + 0.01 * rng.standard_normal(n).cumsum() / np.sqrt(np.arange(1, n + 1))
     phase = np.cumsum(f0 * jitter / sr)
     pulses = np.diff(np.floor(phase), prepend=np.floor(phase[0])) > 0
@@ -101,6 +104,8 @@ def _voiced(rng, n: int, sr: int, f0: np.ndarray, formants_a, formants_b, scale:
 
 
 def _fricative(rng, n: int, sr: int) -> np.ndarray:
+    from scipy.signal import butter, lfilter
+
     lo = rng.uniform(2000, 4500)
     hi = min(lo + rng.uniform(1500, 3000), 0.45 * sr)
     b, a = butter(2, [lo / (sr / 2), hi / (sr / 2)], btype="band")

@@ -283,3 +283,35 @@ def test_a_full_disk_is_named_and_leaves_no_temporary(tmp_path, monkeypatch):
     with pytest.raises(OSError, match=r"train_x\.npy: cannot reserve .*no space left on device"):
         steps.measure(tmp_path / "data", tmp_path / "m", 1.0, modality="image")
     assert not [p for p in (tmp_path / "m").iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.full
+def test_a_real_full_disk_is_named_and_the_workflow_keeps_nothing_of_the_step(tmp_path):
+    """The same on a real file system that fills up (a small tmpfs: needs root, as in CI): the tiny run's
+    data fit, its measurements do not. The measure job fails naming the file and "no space left on device" in
+    its log, leaves no temporary, and Snakemake removes what the step had finished, so no partial
+    measurement set stays for a later run to use."""
+    import os
+    import subprocess
+
+    from conftest import ROOT, snakemake
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1900k", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        proc = snakemake("-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--cores", "1",
+                         "--configfile", str(ROOT / "tests" / "configs" / "tiny.yaml"),
+                         "--config", f"results_dir={disk / 'results'}", "--until", "measure", cwd=tmp_path, check=False)
+        assert proc.returncode != 0
+        run = disk / "results" / "tiny"
+        assert (run / "data" / "synth_music" / "manifest.json").is_file()  # the data fitted
+        log = (run / "logs" / "measure" / "table1.log").read_text()
+        assert "cannot reserve" in log and "(no space left on device)" in log and str(run / "measurements" / "table1") in log
+        assert not (run / "measurements" / "table1").exists() or not any((run / "measurements" / "table1").iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

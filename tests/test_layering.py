@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "declipbench"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "declipbench"
 
 #: bottom to top; a module may import from its own floor and the floors below
 FLOORS = ["foundation", "physics", "data", "models", "losses", "metrics", "training", "pipeline", "report", "cli"]
@@ -103,3 +104,34 @@ def test_the_check_sees_an_upward_import(tmp_path):
 @pytest.mark.parametrize("floor", FLOORS[:-1])
 def test_each_floor_is_a_package(floor):
     assert (PACKAGE / floor / "__init__.py").is_file()
+
+
+# ------------------------------------------------------------------------------ start-up cost
+# Snakemake imports the workflow's start-up path for every invocation (dry runs, each job of a run, each
+# cluster job): the config check, the job plan, every method's method.py, every figure plug-in, the data
+# check. Torch (about 3 s to import on 2 cores) and scipy.stats (about 2 s) belong to the jobs that compute.
+_STARTUP = """
+import sys
+from declipbench.foundation.schema import load_yaml
+from declipbench.pipeline.config import validate_config
+from declipbench.pipeline.data_check import run_inputs
+from declipbench.pipeline.figures import RunView
+for f in sys.argv[1:]:
+    cfg = validate_config(load_yaml(f), f)
+    RunView(cfg)
+    run_inputs(cfg)
+heavy = sorted(m for m in ("torch", "scipy.stats", "matplotlib") if m in sys.modules)
+print("HEAVY", heavy)
+"""
+
+
+def test_the_workflow_start_up_imports_no_torch():
+    import subprocess
+    import sys
+
+    configs = [str(ROOT / "config" / c) for c in ("config.yaml", "paper.yaml", "claim.yaml")]
+    out = subprocess.run([sys.executable, "-c", _STARTUP, *configs], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "HEAVY []" in out.stdout, (
+        f"the workflow's start-up imports {out.stdout.split('HEAVY', 1)[-1].strip()}: import it inside the "
+        "function that computes (README, Add your method)")

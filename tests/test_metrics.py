@@ -290,3 +290,29 @@ def test_hostile_labels_and_titles_stay_text_in_markdown_and_latex(tmp_path):
     tex = (tmp_path / "t.tex").read_text()
     assert tex_escape(HOSTILE) in tex and r"\textbackslash{}z" in tex and r"\{y\}" in tex and "<script>" not in tex
     assert [r["label"] for r in __import__("csv").DictReader(open(tmp_path / "t.csv"))] == [HOSTILE, "Plain"]
+
+
+def test_hostile_text_stays_text_in_a_report_caption():
+    """A table title in the report's reStructuredText caption: docutils renders it as the title's own
+    characters, no emphasis, substitution, link or role of it (and no tag, docutils escapes HTML)."""
+    import html
+
+    import docutils.core
+
+    from declipbench.report.formatting import rst_escape
+
+    title = HOSTILE + " [1]_ :math:`x` |sub| `link <http://x>`_ line\nbreak"
+    body = docutils.core.publish_parts(f"**{rst_escape(title)}**: the table.", writer="html",
+                                       settings_overrides={"report_level": 5})["body"]
+    assert body.strip() == f"<p><strong>{html.escape(title.replace(chr(10), ' '), quote=False)}</strong>: the table.</p>"
+
+
+def test_figures_draw_user_text_as_written(tmp_path):
+    """A label holding ``$...$`` is text, not mathtext: with matplotlib's default ``$\\nosuch$`` stops the
+    figure job with a parse error, and ``$x$`` changes what the reader sees."""
+    from declipbench.report.input_sdr_figure import input_sdr_figure
+
+    rows = [{"label": HOSTILE + " $\\nosuch$", "input_sdr": s, "items": 3, "missing": 0, "mean_delta_sdr": 1.0 + s,
+             "ci_low": 0.5 + s, "ci_high": 1.5 + s} for s in (3.0, 10.0)]
+    input_sdr_figure(rows, tmp_path / "f.png", title="T $\\nosuch$ " + HOSTILE)
+    assert (tmp_path / "f.png").stat().st_size > 5_000

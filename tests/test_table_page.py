@@ -52,6 +52,24 @@ def test_markdown_table_becomes_html_with_bold_kept_and_text_escaped():
     assert out.count("<tr>") == 3 and "<p>note &amp; more</p>" in out and "<p><b>T &lt;1&gt;</b></p>" in out
 
 
+def test_a_hostile_label_is_one_cell_of_plain_text_on_the_table_page():
+    """A label with every Markdown and HTML special, as the table writer escapes it: on the page it is one cell
+    (its | does not split the row) showing the label's own characters, no tag of it live."""
+    import html
+    import re
+
+    from declipbench.report.formatting import md_escape, md_row, md_rule
+
+    label = "A|B </script><b>b</b> *x* _i_ `c` \\z &lt; 50% $y$ \\"
+    out = markdown_table_html("\n".join([md_row(["Method", "SDR"]), md_rule(2), md_row([md_escape(label), "**3.00**"]),
+                                         md_row(["B", "2.00"])]))
+    rows = re.findall(r"<tr>(.*?)</tr>", out)
+    assert [len(re.findall(r"<t[dh]>", r)) for r in rows] == [2, 2, 2]
+    first = re.findall(r"<td>(.*?)</td>", rows[1])
+    assert first[0] == html.escape(label) and first[1] == "<b>3.00</b>"
+    assert "<b>b</b>" not in out and "</script>" not in out
+
+
 def _measured(tmp_path, x, y, ids):
     meas = tmp_path / "meas"
     for name, a in (("test_x", x), ("test_y", y), ("test_ids", ids)):

@@ -41,6 +41,12 @@ def test_snakemake_rejects_bad_config_readably(tmp_path, mutate, expected):
     assert expected in proc.stdout + proc.stderr
 
 
+# a row label that is markup in every output format: HTML and the report's <script> blocks, a Markdown
+# row separator, LaTeX specials, matplotlib mathtext (an unknown symbol stops a figure job if parsed)
+HOSTILE_LABEL = "My declipper </script><b>b</b> A|B $\\nosuch$ {y} 50% _i_ ~^&# &lt;"
+HOSTILE_TITLE = "Table 1 (tiny test run) <i>t</i> $\\nosuch$ &amp; A|B"
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A copy of the repository with a newcomer's method added from the template, and its tiny run."""
@@ -51,9 +57,13 @@ def tiny_run(tmp_path_factory):
     shutil.copytree(repo / "methods" / "_template", new)
     decl = (new / "method.yaml").read_text()
     decl = decl.replace("name: template", "name: my_declipper").replace("label: Template", "label: My declipper")
+    # its variant's label is hostile: every output of the run must show it as text (test below)
+    decl = decl.replace("    label: My declipper", f"    label: {json.dumps(HOSTILE_LABEL)}")
+    assert json.dumps(HOSTILE_LABEL) in decl
     (new / "method.yaml").write_text(decl)
     cfg = yaml.safe_load((repo / "tests" / "configs" / "tiny.yaml").read_text())
     cfg["experiments"]["table1"]["methods"]["my_declipper"] = None
+    cfg["experiments"]["table1"]["title"] = HOSTILE_TITLE
     (repo / "tiny.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
 
     dry = snakemake("-n", "--configfile", "tiny.yaml", cwd=repo).stdout
@@ -68,7 +78,7 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     table = list(csv.DictReader(open(run / "tables" / "table1.csv")))
     labels = [r["label"] for r in table]
     assert labels == ["Identity", "Supervised", "Supervised + EI", "Proposed SSL", "MC only", "Proposed with bias",
-                      "My declipper"]
+                      HOSTILE_LABEL]
     for r in table:
         for m in ("sdr", "delta_sdr", "pesq"):
             assert r[f"{m}_n"] != "0", (r["label"], m)
@@ -114,6 +124,37 @@ def test_tiny_end_to_end_with_a_new_method_from_the_template(tiny_run):
     # a second invocation has nothing to do
     again = snakemake("-n", "--configfile", "tiny.yaml", cwd=repo).stdout
     assert "Nothing to be done" in again
+
+
+def test_a_hostile_label_stays_text_in_every_output(tiny_run):
+    """The newcomer's row label is markup in every format the run writes: each output shows it as text, and
+    every job that draws it (the figures) ran."""
+    import html
+
+    from declipbench.report.formatting import md_escape, tex_escape
+
+    run = tiny_run / "results" / "tiny"
+    assert HOSTILE_LABEL in [r["label"] for r in csv.DictReader(open(run / "tables" / "table1.csv"))]
+    md = (run / "tables" / "table1.md").read_text().splitlines()
+    header = next(line for line in md if line.startswith("| Method"))
+    row = next(line for line in md if line.startswith("| My declipper"))
+    assert md_escape(HOSTILE_LABEL) in row and "<b>" not in row and "</script>" not in row
+    assert row.replace("\\|", "").count("|") == header.count("|")  # its | does not split the row
+    assert md[0] == f"**{md_escape(HOSTILE_TITLE)}**"
+    tex = (run / "tables" / "table1.tex").read_text()
+    assert tex_escape(HOSTILE_LABEL) in tex and tex_escape(HOSTILE_TITLE) in tex
+    for fig in ("fig_input_sdr", "fig3_bias"):
+        assert (run / "figures" / f"{fig}.png").stat().st_size > 10_000, fig
+    assert HOSTILE_LABEL in {r["label"] for r in csv.DictReader(open(run / "figures" / "fig_input_sdr.csv"))}
+    assert (run / "figures" / "table1_examples.png").stat().st_size > 10_000
+    pages = sorted((run / "report").glob("*.html"))
+    assert len(pages) >= 2, pages  # the table's page and its listening pages
+    for page in pages:
+        text = page.read_text()
+        assert "<b>b</b>" not in text and "</script><b>" not in text and "<i>t</i>" not in text, page.name
+        assert html.escape(HOSTILE_LABEL) in text and html.escape(HOSTILE_TITLE) in text, page.name
+    table_page = (run / "report" / "table1.html").read_text()
+    assert table_page.count(html.escape(HOSTILE_TITLE)) == 2  # <title> and heading, not repeated from the table
 
 
 def test_a_second_run_writing_the_same_results_folder_is_refused(tiny_run):
@@ -162,6 +203,7 @@ def test_report_keeps_hostile_text_out_of_its_markup(tiny_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = safe.read_text()
     assert "<img src=x" not in html and "</script><img" not in html
+    assert "<b>b</b>" not in html  # the newcomer's hostile row label (its table page, the rule params)
     assert "\\u003c/script\\u003e\\u003cimg src=x onerror=alert(2)\\u003e" in html  # the title, as JSON data
 
 

@@ -12,10 +12,9 @@ def bias_figure(rows: list[dict], shown: dict, tau: float, sample_rate: int, out
                 seconds: float = 0.02) -> None:
     """Left: the input at the highest level and each network's output (a short window around the peak);
     right: the error of each network alone against the input's level, log-log."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from .figures import _finish
 

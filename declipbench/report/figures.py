@@ -36,10 +36,9 @@ def waveform_figure(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.nda
                     sample_rate: int, out: Path, seconds: float = 0.05, title: str = "") -> None:
     """For one audio item: clean, clipped and reconstructed waveform around the deepest clipping, and the
     reconstruction's spectrogram, one row per method."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(recons)
     # a window centred on the deepest clipping
@@ -105,14 +104,13 @@ def image_figure(x: np.ndarray, y: np.ndarray, recons: list[tuple[str, np.ndarra
     short side) below each, titled with PSNR (peak = max of the clean image). The insets are shown
     ``stops`` stops darker through the camera curve (``f(x / 2^stops)``, clipped to [0, 1]) so that
     what lies above the saturation level is visible; the measurement is flat there."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     from ..metrics.psnr import psnr_db
     from ..physics.camera import CameraCurve, display
+    from .plotting import pyplot
+
+    plt = pyplot()
 
     panels = [("Clean", x), ("Measurement", y)] + list(recons)
     size = max(8, int(round(zoom * min(x.shape[1:]))))
@@ -155,10 +153,9 @@ def hdr_mask_rows(y_item: np.ndarray, tau: float) -> list[dict]:
 def hdr_mask_figure(x: np.ndarray, y: np.ndarray, tau: float, out: Path, item: int, title: str = "") -> None:
     """Figure 4: a test image (display tone map), its measurement, and the mask ``m`` of eq. 13 (white:
     every channel clipped; coloured: the clipped channels; black: reliable, returned exactly)."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from ..physics.camera import display
 

@@ -5,6 +5,7 @@ values files (:func:`write_values_csv`). Free of pandas, so the survey's rules r
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from ..data import io
@@ -23,12 +24,21 @@ def write_values_csv(path: str | Path, rows: list[dict], fields: list[str], floa
 
 def md_escape(s: str) -> str:
     """User text (a label, a title) as Markdown text: a ``|`` cannot split a table row, ``<`` ``>`` cannot
-    open HTML, ``*`` ``_`` `` ` `` cannot start emphasis or code, a line break cannot end a row."""
+    open HTML, ``&name;`` cannot be read as an entity, ``*`` ``_`` `` ` `` cannot start emphasis or code, a
+    line break cannot end a row."""
     out = str(s).replace("\\", "\\\\")
+    out = re.sub(r"&(?=#?[0-9A-Za-z]+;)", r"\\&", out)  # a label's own "&lt;" is not an entity
     for a, b in (("|", "\\|"), ("<", "&lt;"), (">", "&gt;"), ("*", "\\*"), ("_", "\\_"), ("`", "\\`"),
                  ("\r", " "), ("\n", " ")):
         out = out.replace(a, b)
     return out
+
+
+def rst_escape(s: str) -> str:
+    """User text (a table title) for a reStructuredText caption (the HTML report's captions): every character
+    but letters, digits and spaces backslash-escaped, so none starts emphasis, a substitution (``|``), a link
+    or a role; a line break becomes a space."""
+    return "".join(ch if ch.isalnum() or ch == " " else (" " if ch in "\r\n" else "\\" + ch) for ch in str(s))
 
 
 def md_row(cells) -> str:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 def input_sdr_figure(rows: list[dict], out: Path, title: str) -> None:
     """One curve per method: mean ΔSDR against input SDR, its 95 % bootstrap band shaded."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from .figures import _finish
 

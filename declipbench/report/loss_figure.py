@@ -9,10 +9,9 @@ from pathlib import Path
 def mc_loss_figure(curves: dict, tau: float, reliable_y: float, out: Path) -> None:
     """Two columns (reliable sample, clipped sample), two rows (loss, derivative), the naive and the MC
     loss in each panel; the region beyond the threshold shaded."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from .figures import _finish
 

@@ -34,10 +34,9 @@ def verdict(rows: list[dict]) -> str:
 def subspace_figure(rows: list[dict], out: Path, title: str = "", ei: dict | None = None) -> None:
     """Heat maps of mean SDR over the (k, p) grid: Identity, MC + EI, supervised (one colour scale); ``ei``
     (the EI loss's parameters) names the EI version in the middle panel."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ks = sorted({r["k"] for r in rows})
     ps = sorted({r["p"] for r in rows})

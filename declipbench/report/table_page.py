@@ -35,6 +35,7 @@ import numpy as np
 
 from ..data import io
 from ..metrics.sdr import sdr_db_items
+from .formatting import md_escape
 
 #: the clean item's peak in the WAV files of the page, in dB below full scale
 PEAK_DBFS = -1.0
@@ -69,9 +70,25 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+# what the table writer's Markdown holds (declipbench.report.formatting.md_escape and the bold best row): a
+# backslash escape, an HTML entity, a bold marker, or any other character
+_MD_TOKEN = re.compile(r"\\(.)|(&(?:lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);)|(\*\*)|(.)", re.S)
+_CELL_SEPARATOR = re.compile(r"(?<!\\)\|")  # a | that is not escaped (a label's \| stays in its cell)
+
+
 def _inline(text: str) -> str:
-    """Markdown inline bold (the table's best row, its title) as HTML, everything else escaped."""
-    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+    """Markdown inline text as HTML: bold (the table's best row, its title) kept, backslash escapes and the
+    entities of :func:`~declipbench.report.formatting.md_escape` shown as the characters they stand for,
+    everything else escaped."""
+    out, bold = [], False
+    for m in _MD_TOKEN.finditer(text):
+        escaped, entity, star, char = m.groups()
+        if star:
+            out.append("</b>" if bold else "<b>")
+            bold = not bold
+        else:
+            out.append(entity or html.escape(escaped if escaped is not None else char))
+    return "".join(out) + ("</b>" if bold else "")
 
 
 def markdown_table_html(md: str) -> str:
@@ -79,7 +96,9 @@ def markdown_table_html(md: str) -> str:
     out, rows = [], []
 
     def cells(row: str, tag: str) -> str:
-        return "<tr>" + "".join(f"<{tag}>{_inline(c.strip())}</{tag}>" for c in row.strip().strip("|").split("|")) + "</tr>"
+        inner = row.strip()[1:]
+        inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+        return "<tr>" + "".join(f"<{tag}>{_inline(c.strip())}</{tag}>" for c in _CELL_SEPARATOR.split(inner)) + "</tr>"
 
     def flush():
         if rows:
@@ -174,7 +193,7 @@ def write_table_page(out: Path, title: str, table_md: Path, how: str = "") -> No
     """The table's page: the table with its notes, and ``how`` (where its clips or its figure are)."""
     md = Path(table_md).read_text()
     lines = md.splitlines()
-    if lines and lines[0].strip() == f"**{title}**":  # the table's own title line: the page's heading says it
+    if lines and lines[0].strip() == f"**{md_escape(title)}**":  # the table's own title: the page's heading says it
         md = "\n".join(lines[1:])
     parts = [markdown_table_html(md)]
     if how:

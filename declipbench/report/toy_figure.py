@@ -43,10 +43,9 @@ def _img(ax, v, title, vmax=None):
 def figure5(x0: np.ndarray, A: np.ndarray, rows: list[dict], shown: list[float], out: Path, tau: float = 1.0) -> None:
     """Top: ``a x0``, ``eta(a x0)`` and ``A^T eta(A a x0)`` for the ``shown`` amplitudes; bottom: the distance
     between the measurements of consecutive amplitudes, with and without ``A``."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from .figures import _finish
 
@@ -74,10 +73,9 @@ def figure6(x0: np.ndarray, A: np.ndarray, rows: list[dict], recon: dict, shown:
     """Top: the relative error against the dynamic range; bottom: reconstructions at the ``shown``
     amplitudes (clean, back-projection, and ``recon``: ``{"mc": images, "mc_ei": images}``, one row of n
     per shown amplitude)."""
-    import matplotlib
+    from .plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from .figures import _finish
 

@@ -30,10 +30,7 @@ from torch import nn
 
 from declipbench.training.state import load_state, save_state
 
-RELEASE = "https://github.com/cszn/KAIR/releases/download/v1.0"
-WEIGHT_URLS = {"color": f"{RELEASE}/drunet_color.pth", "gray": f"{RELEASE}/drunet_gray.pth"}
-# no published checksum for either file (KAIR / DPIR READMEs and release page list none): not pinned
-PUBLISHED_SHA256: dict[str, str] = {}
+from .release import PUBLISHED_SHA256, RELEASE, WEIGHT_URLS  # noqa: F401  (torch-free, read at start-up)
 
 
 class ResBlock(nn.Module):

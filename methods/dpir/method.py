@@ -16,14 +16,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from declipbench import Context, Method, Param, TrainData
-from declipbench.physics import Thresholds
-from declipbench.training.device import pick_device, set_threads
-
-from .drunet import DRUNet, fetch_weights, load_drunet, save_drunet, train_denoiser
-from .pnp import dpir
 
 
 class DPIR(Method):
@@ -51,7 +45,7 @@ class DPIR(Method):
         published, so without ``official.sha256`` a missing file is a manual step."""
         from declipbench.foundation.inputs import DOWNLOAD, MANUAL, PRESENT, Input
 
-        from .drunet import WEIGHT_URLS
+        from .release import WEIGHT_URLS
 
         if params["weights"] != "official":
             return []
@@ -71,6 +65,14 @@ class DPIR(Method):
             raise ValueError(f"{where}.denoiser.widths: DRUNet has 4 scales, got {params['denoiser']['widths']}")
 
     def fit(self, data: TrainData, ctx: Context) -> None:
+        # torch and the method's modules are imported here, not at the top: the workflow imports this file
+        # at start-up, and a dry run should not pay for torch
+        import torch
+
+        from declipbench.training.device import pick_device, set_threads
+
+        from .drunet import DRUNet, fetch_weights, load_drunet, save_drunet, train_denoiser
+
         p = ctx.params
         out = Path(ctx.workdir) / "model.pt"
         if p["weights"] == "official":
@@ -92,6 +94,14 @@ class DPIR(Method):
         save_drunet(model.cpu(), out)
 
     def reconstruct(self, y: np.ndarray, ctx: Context) -> np.ndarray:
+        import torch
+
+        from declipbench.physics import Thresholds
+        from declipbench.training.device import pick_device, set_threads
+
+        from .drunet import load_drunet
+        from .pnp import dpir
+
         p = ctx.params
         set_threads(ctx.threads)
         device = pick_device(ctx.device)

@@ -28,6 +28,7 @@ from declipbench.pipeline.config import (
 from declipbench.foundation.paths import Paths
 from declipbench.pipeline.figures import RunView, figure_spec, load_figure
 from declipbench.pipeline.plugins import load_dataset
+from declipbench.report.formatting import rst_escape
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config/config.yaml"
 try:

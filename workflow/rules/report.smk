@@ -47,6 +47,8 @@ rule table_page:
         ),
     params:
         job=lambda wc, input, output: job(table_md=input.md, title=table_title_of(wc.image_table), out=output[0]),
+        # the caption's title (workflow/report/table_page.rst), escaped: user text is not reStructuredText
+        caption_title=lambda wc: rst_escape(table_title_of(wc.image_table)),
     log:
         PATHS.log("table_page", "{image_table}"),
     conda:
@@ -76,6 +78,7 @@ rule listen_pages:
         ],
     params:
         job=listen_job,
+        caption_title=lambda wc: rst_escape(table_title_of(wc.audio_table)),
     log:
         PATHS.log("listen_pages", "{audio_table}"),
     conda:
