@@ -140,7 +140,8 @@ for _key, _fig in FIGURES.items():
             },
             **{f"{stem}_csv": PATHS.paper_figure(stem, "csv") for stem in _fig.OUTPUTS},
         params:
-            job=job(spec=_spec),
+            # a function, not a string: Snakemake would read the braces of user text (a label "{y}") as wildcards
+            job=lambda wc, _job=job(spec=_spec): _job,
         threads: CFG["threads"] if getattr(_fig, "THREADS", False) else 1
         log:
             PATHS.log("figure", _key),
