@@ -421,3 +421,19 @@ def test_a_file_name_that_is_not_utf8_is_named_and_skipped_or_stops_the_run(tmp_
     assert json.loads((tmp_path / "skip" / "manifest.json").read_text())["skipped"] == manifest["skipped"]
     with pytest.raises(ValueError, match=r"bad\\xff\.wav: the file name is not valid UTF-8"):
         steps.prepare("audio_folder", {"path": str(src), "on_error": "fail"}, tmp_path / "fail")
+
+
+def test_an_audio_bomb_is_refused_from_its_header(tmp_path, monkeypatch):
+    """FLAC codes silence in a few bytes per block, so a small file can decode to gigabytes (the decoder's
+    output is allocated from the header's frame count): the header is checked against the reader's
+    budget first, naming the file; the data sets' on_error setting then skips or stops on it."""
+    from declipbench.data import audio
+
+    bomb = tmp_path / "silence.flac"
+    sf.write(bomb, np.zeros((400_000, 2), np.float32), 22050, subtype="PCM_16")
+    assert bomb.stat().st_size * 100 < 400_000 * 2 * 4  # over 100 times smaller than what it decodes to
+    assert audio.read_audio(bomb)[0].shape == (400_000,)
+    monkeypatch.setattr(audio, "MAX_DECODED_SAMPLES", 799_999)
+    with pytest.raises(ValueError, match=r"silence.flac declares 400,000 frames x 2 channels, more than the reader's "
+                                         r"budget of 799,999 samples; refused"):
+        audio.read_audio(bomb)

@@ -373,3 +373,16 @@ def test_radiance_bombs_are_refused_before_memory_is_taken(tmp_path):
                      + b"\x00" * 4 * (width // 65281 + 1))
     with pytest.raises(HDRReadError, match=r"runs.hdr: old-style run of .* refused as a decompression bomb"):
         read_radiance(runs)
+
+
+def test_an_openexr_bomb_is_refused_from_its_header(tmp_path, monkeypatch):
+    """OpenEXR compresses a flat image to almost nothing, so a small file can declare any size: its data
+    window is checked against the reader's budget before any pixel is decoded."""
+    flat = tmp_path / "flat.exr"
+    hdrio.write_exr(flat, np.ones((200, 300, 3), np.float32))
+    assert flat.stat().st_size < 200 * 300 * 3 * 4 / 50  # a bomb in miniature: 50 times smaller than its pixels
+    assert hdrio.read_exr(flat).shape == (200, 300, 3)
+    monkeypatch.setattr(hdrio, "MAX_PIXELS", 200 * 300 - 1)
+    with pytest.raises(hdrio.HDRReadError, match=r"flat.exr: declares 200 x 300 = 60,000 pixels, more than the reader's "
+                                                  r"budget of 59,999; refused"):
+        hdrio.read_hdr(flat)

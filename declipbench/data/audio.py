@@ -72,6 +72,15 @@ def probe(path: Path) -> str | None:
     return truncation(path) or (None if info.frames > 0 else f"audio file {path} has no samples")
 
 
+#: the most samples (frames x channels) one audio file may decode to: a declared budget, 2**30 samples (4 GiB as
+#: float32; 3 h 23 min of 44.1 kHz stereo, far above any recording of the suite's data sets)
+MAX_DECODED_SAMPLES = 2**30
+
+
+class AudioBudgetError(ValueError):
+    """An audio file declares more samples than :data:`MAX_DECODED_SAMPLES`."""
+
+
 def read_audio(path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Read an audio file as mono float32; resample to ``sample_rate`` if given.
 
@@ -83,7 +92,14 @@ def read_audio(path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     try:
         with sf.SoundFile(str(path)) as f:
             frames, sr = f.frames, f.samplerate
+            # a small compressed file (FLAC of silence) may declare, and decode to, gigabytes: the output is
+            # allocated from the header's frame count, so the header is checked against the budget first
+            if frames * f.channels > MAX_DECODED_SAMPLES:
+                raise AudioBudgetError(f"audio file {path} declares {frames:,} frames x {f.channels} channels, more "
+                                       f"than the reader's budget of {MAX_DECODED_SAMPLES:,} samples; refused")
             data = f.read(dtype="float32", always_2d=True)
+    except AudioBudgetError:
+        raise
     except Exception as exc:
         raise ValueError(f"cannot decode audio file {path}: {exc}") from exc
     if data.size == 0:

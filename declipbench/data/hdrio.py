@@ -255,6 +255,16 @@ def read_exr(path) -> np.ndarray:
     except ImportError as exc:  # a declared dependency; say how to get it
         raise HDRReadError(f"{path}: reading OpenEXR needs the 'OpenEXR' package (pip install OpenEXR)") from exc
     try:
+        # the header first: a small compressed file may declare (and decode to) any size
+        with OpenEXR.File(str(path), header_only=True) as f:
+            (x0, y0), (x1, y1) = f.header()["dataWindow"]
+    except Exception as exc:
+        raise HDRReadError(f"{path}: cannot read OpenEXR file: {type(exc).__name__}: {exc}") from exc
+    width, height = int(x1) - int(x0) + 1, int(y1) - int(y0) + 1
+    if width * height > MAX_PIXELS:
+        raise HDRReadError(f"{path}: declares {height} x {width} = {height * width:,} pixels, more than the reader's "
+                           f"budget of {MAX_PIXELS:,}; refused")
+    try:
         with OpenEXR.File(str(path), separate_channels=True) as f:
             channels = {name: np.asarray(ch.pixels) for name, ch in f.channels().items()}
     except Exception as exc:
