@@ -29,7 +29,6 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
-include: "workflow/rules/survey.smk"
 
 
 rule all:

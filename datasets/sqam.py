@@ -23,7 +23,8 @@ from declipbench import Param
 
 log = logging.getLogger("declipbench")
 
-KIND = "survey"  # not a prepare()/generate() dataset: see declipbench.pipeline.survey
+KIND = "survey"  # whole signals, measured one by one at a survey's input SDRs: see declipbench.pipeline.survey
+MODALITY = "audio"
 REPOSITORY = "rajmic/declipping2020_codes"
 COMMIT = "9b6c0e32c345e14fbda1a1b98b57c0c30507506c"
 SAMPLE_RATE = 44100

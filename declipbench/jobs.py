@@ -34,6 +34,14 @@ def measure(data: str, out: str, tau: float, modality: str = "audio", keep_uncli
                   max_items=max_items or {}, required=list(required_splits))
 
 
+def measure_signal(module: str, params: dict, signal: str, input_sdrs: list[float], out: str,
+                   data_dir: str | None = None) -> None:
+    """Clip one whole signal of a survey at each of its input SDRs (one test item per case)."""
+    from .pipeline import survey
+
+    survey.measure(module, params, signal, [float(v) for v in input_sdrs], _path(data_dir), Path(out))
+
+
 def train(spec: dict, measurements: str, out: str) -> None:
     """Fit a method on the training measurements into its model folder."""
     from .pipeline import steps
@@ -56,12 +64,21 @@ def evaluate(spec: dict, dataset: str, measurements: str, reconstruction: str, m
 
 
 def tables(inputs: list[str], metrics: list[str], prefix: str, all_metrics: str, title: str = "",
-           reference: str = "") -> None:
-    """Gather per-item metrics into a table (CSV, Markdown, LaTeX)."""
-    from .report.tables import write_tables
+           reference: str = "", survey: dict | None = None) -> None:
+    """Gather per-item metrics into a table (CSV, Markdown, LaTeX); a survey's, per input SDR beside the
+    published numbers."""
+    if survey is not None:  # {config, module, cases}: declipbench.pipeline.survey.table
+        from .metrics.records import read_records, write_records
+        from .pipeline import survey as protocol
+        from .report.survey_tables import write_survey_tables
 
-    ref = tuple(reference.split("/", 1)) if reference else None
-    write_tables([Path(f) for f in inputs], metrics, Path(prefix), Path(all_metrics), title, reference=ref)
+        write_records(Path(all_metrics), read_records([Path(f) for f in inputs]))
+        write_survey_tables(prefix=Path(prefix), **protocol.table(survey["config"], survey["module"], survey["cases"]))
+    else:
+        from .report.tables import write_tables
+
+        ref = tuple(reference.split("/", 1)) if reference else None
+        write_tables([Path(f) for f in inputs], metrics, Path(prefix), Path(all_metrics), title, reference=ref)
     print(Path(f"{prefix}.md").read_text())
 
 
@@ -120,49 +137,9 @@ def measure_input_sdr(measurements: str, tau: float, input_sdrs: list[float], it
         print(f"input SDR {level} dB: {r['kept']} items{left}", file=sys.stderr)
 
 
-def survey_fetch(module: str, params: dict, out: str, data_dir: str | None = None) -> None:
-    """Survey experiments: verify (download what is missing of) the signals, write a manifest."""
-    from .pipeline import survey
-
-    survey.fetch(module, params, _path(data_dir), Path(out))
-
-
-def survey_measure(module: str, params: dict, signal: str, input_sdrs: list[float], out: str,
-                   data_dir: str | None = None) -> None:
-    """Survey experiments: clip one signal to every input SDR."""
-    from .pipeline import survey
-
-    survey.measure(module, params, signal, [float(v) for v in input_sdrs], _path(data_dir), Path(out))
-
-
-def survey_reconstruct(spec: dict, measurements: str, out: str) -> None:
-    """Survey experiments: one method variant on one signal's cases."""
-    from .pipeline import survey
-
-    survey.reconstruct(spec, Path(measurements), Path(out))
-
-
-def survey_table(survey: dict, specs: list[dict], measurements: str, prefix: str, inputs: list[str]) -> None:
-    """Survey experiments: the Delta-SDR table beside the published numbers."""
-    from .pipeline import survey as protocol
-    from .report.survey_tables import write_survey_tables
-
-    by_job = {(s["method"], s["variant"]): s for s in specs}
-    files = [Path(f) for f in inputs]
-    ordered = []
-    for f in files:  # .../<method>/<variant>/<signal>.npz
-        key = (f.parent.parent.name, f.parent.name)
-        if key not in by_job:
-            raise ValueError(f"{f}: no job spec for method {key[0]!r} variant {key[1]!r}")
-        ordered.append(by_job[key])
-    write_survey_tables(prefix=Path(prefix), **protocol.table(survey, ordered, files, Path(measurements)))
-    print(Path(f"{prefix}.md").read_text())
-
-
 #: step name on the command line -> its function
 STEPS = {fn.__name__.replace("_", "-"): fn for fn in (
-    prepare, measure, train, reconstruct, evaluate, tables, figure, table_page, paper_figure, measure_input_sdr,
-    survey_fetch, survey_measure, survey_reconstruct, survey_table)}
+    prepare, measure, measure_signal, train, reconstruct, evaluate, tables, figure, table_page, paper_figure, measure_input_sdr)}
 
 
 def watchdog(step: str, limit_min: float, every_s: float = 300.0) -> None:

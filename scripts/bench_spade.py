@@ -10,11 +10,11 @@ time, one thread); prints block iterations, wall seconds, milliseconds per block
 the largest difference between the two outputs and the Delta-SDR beside the published value.
 
 ``--all``: the fast path on every fixture case (4 excerpts x 7 input SDRs; a signal's 7 cases in one call,
-as one ``survey_reconstruct`` job runs them), a Markdown table of ours against the published Delta-SDR,
+as one ``reconstruct`` job of a survey signal runs them), a Markdown table of ours against the published Delta-SDR,
 seconds per case, and the 70-case SQAM experiment extrapolated from these 28 cases (the survey's other
 6 excerpts are also 5-8 s long; only 4 are in the fixtures). The threshold is solved to ``--tau-tol`` of
 the peak (default 0: machine precision, as MATLAB's ``fzero`` in the survey's ``clip_sdr.m`` and as
-``survey_measure``).
+the survey's ``measure_signal`` step).
 Timings are wall-clock on whatever else the machine does: the load average is printed with them.
 """
 
@@ -158,7 +158,7 @@ def main() -> None:
     ap.add_argument("--no-plain", dest="plain", action="store_false", help="skip the plain transcription")
     ap.add_argument("--all", action="store_true", help="every fixture case, fast path only, and the extrapolation")
     ap.add_argument("--tau-tol", type=float, default=0.0,
-                    help="threshold search tolerance (fraction of the peak; 0: machine precision, as survey_measure)")
+                    help="threshold search tolerance (fraction of the peak; 0: machine precision, as a survey's measure step)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     a = ap.parse_args()
     if not (FIXTURES / "reference_dsdr.csv").is_file():

@@ -67,7 +67,7 @@ def test_a_dataset_module_name_that_is_a_path_is_refused_and_never_imported(tmp_
     evil.write_text(f"open({str(marker)!r}, 'w').write('imported')\n")
     cfg = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     name = str(tmp_path / "evil") if module.startswith("/tmp/declipbench_evil") else module
-    cfg["surveys"]["sqam"]["dataset"]["module"] = name
+    cfg["datasets"]["sqam"]["module"] = name
     with pytest.raises(ConfigError, match="unknown dataset module"):
         validate_config(cfg, "c.yaml")
     cfg2 = yaml.safe_load(TINY.read_text())

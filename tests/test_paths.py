@@ -39,8 +39,11 @@ def test_the_layout_of_a_run():
                                        "res/r/input_sdr/t1/test_ids.npy", "res/r/input_sdr/t1/levels.npy",
                                        "res/r/input_sdr/t1/manifest.json"]
     assert P.input_sdr_reconstruction("t1", "spade", "a") == "res/r/input_sdr/t1/reconstructions/spade/a.npz"
-    assert P.survey_measurement("sqam", "s1") == "res/r/surveys/sqam/measurements/s1.npz"
-    assert P.survey_reconstruction("sqam", "spade", "a", "s1") == "res/r/surveys/sqam/reconstructions/spade/a/s1.npz"
+    sig = Paths.signal_measured("sqam", "s1")
+    assert sig == "sqam/signals/s1" and Paths.split_signal(sig) == ("sqam", "s1") and Paths.split_signal("t1") is None
+    assert P.signal_measurement_files(sig) == [f"res/r/measurements/sqam/signals/s1/test_{a}.npy"
+                                               for a in ("x", "y", "ids", "tau")]
+    assert P.reconstruction(sig, "spade", "a", 0) == "res/r/reconstructions/sqam/signals/s1/spade/a/seed0.npz"
     assert P.log("train", "t1", "ssl") == "res/r/logs/train/t1/ssl.log"
     assert P.benchmark("figure", "toy") == "res/r/benchmarks/figure/toy.tsv"
 
@@ -60,7 +63,7 @@ def test_every_path_is_under_the_run_folder():
         if name.startswith("_") or not callable(fn) or name in ("split_measured", "measured", "table_name",
                                                                   "measured_of_table", "split_array", "split_data",
                                                                   "manifest", "model_file", "spec_file", "levels_file",
-                                                                  "signal_measurement"):
+                                                                  "signal_measured", "split_signal"):
             continue
         names = fn.__code__.co_varnames[1:fn.__code__.co_argcount]
         out = fn(*[0 if n in ("k", "seed") else "a" for n in names])

@@ -226,7 +226,7 @@ def test_parameters_are_checked():
 # --------------------------------------------------------------------------- fidelity
 # The survey's clip_sdr.m finds the threshold with MATLAB's fzero, to machine precision. SPADE is
 # sensitive to it: with declipbench.physics.tau_for_input_sdr's default tolerance (1e-6 of the peak) the
-# Delta-SDR of A-SPADE on a25_harp at 1 dB moves by +0.118 dB (BENCHMARKS.md, "SPADE"), so these tests, like survey_measure, solve
+# Delta-SDR of A-SPADE on a25_harp at 1 dB moves by +0.118 dB (BENCHMARKS.md, "SPADE"), so these tests, like a survey's measure step, solve
 # for tau to machine precision (tol=0).
 # Every case within 0.3 dB of the published value and 0.1 dB on average; the full check is
 #     .venv/bin/python -m pytest -m slow tests/test_spade.py -k fidelity

@@ -1,4 +1,5 @@
-"""SQAM survey experiment (datasets/sqam.py, declipbench/survey.py, workflow/rules/survey.smk)."""
+"""SQAM survey experiment (datasets/sqam.py, declipbench/pipeline/survey.py; the measure, reconstruct, evaluate and
+table rules of every experiment)."""
 
 import importlib.util
 import json
@@ -94,16 +95,22 @@ def test_unknown_signal_is_named():
 
 
 def test_measure_hits_the_target_input_sdrs(sqam_dir, tmp_path):
-    out = tmp_path / "m.npz"
+    """A signal's measured set: its cases as test items (the signal's own float64), each case's threshold, and
+    the achieved input SDRs in the manifest."""
+    out = tmp_path / "m"
     survey.measure("sqam", {"path": str(sqam_dir)}, "a25_harp", [1, 10, 20], None, out)
-    m = io.load_arrays(out)
-    assert m["y"].shape == (3, 253482) and int(m["sample_rate"]) == 44100
-    assert np.allclose(m["input_sdr"], [1, 10, 20], atol=1e-9)      # tau to machine precision (clip_sdr.m)
-    for j, tau in enumerate(m["tau"]):
-        assert tau == survey.tau_for_input_sdr(m["x"], [1, 10, 20][j], tol=0.0, max_iter=2000)
-        assert np.allclose(m["y"][j], np.clip(m["x"], -tau, tau))
-        assert sdr_db(m["x"], m["y"][j]) == pytest.approx(m["input_sdr"][j])
-    assert m["tau"][0] < m["tau"][1] < m["tau"][2]
+    y, x = io.load_split(out, "test", with_x=True)
+    taus = io.load_npy(out / "test_tau.npy")
+    m = io.read_json(out / "manifest.json")
+    assert y.shape == x.shape == (3, 253482) and x.dtype == y.dtype == np.float64 and m["sample_rate"] == 44100
+    assert list(io.load_npy(out / "test_ids.npy")) == [0, 1, 2] and m["cases"]["input_sdr_target"] == [1, 10, 20]
+    assert np.allclose(m["cases"]["input_sdr"], [1, 10, 20], atol=1e-9)      # tau to machine precision (clip_sdr.m)
+    for j, tau in enumerate(taus):
+        assert tau == survey.tau_for_input_sdr(x[0], [1, 10, 20][j], tol=0.0, max_iter=2000)
+        assert np.array_equal(x[j], x[0]) and np.array_equal(y[j], np.clip(x[0], -tau, tau))
+        assert sdr_db(x[j], y[j]) == m["cases"]["input_sdr"][j]
+        assert m["cases"]["clipped_fraction"][j] == float(np.mean(np.abs(x[0]) > tau))
+    assert taus[0] < taus[1] < taus[2]
 
 
 class _Echo(Method):
@@ -159,9 +166,10 @@ def test_frame_defaults_follow_the_data_sample_rate(monkeypatch, rate, frame):
 
 def _survey_config(tmp_path, sqam_dir, signals, **extra):
     return {"run": "sv", "results_dir": str(tmp_path / "results"), "threads": 1, "progress": False,
-            "datasets": {"s": {"module": "synthetic_music", "params": {"splits": {"train": 4, "val": 2, "test": 2}}}},
+            "datasets": {"s": {"module": "synthetic_music", "params": {"splits": {"train": 4, "val": 2, "test": 2}}},
+                         "sq": {"module": "sqam", "params": {"path": str(sqam_dir), "signals": signals}}},
             "experiments": {"t1": {"dataset": "s", "tau": 0.1, "methods": ["identity"], "metrics": ["sdr"]}},
-            "surveys": {"sqam": {"dataset": {"module": "sqam", "params": {"path": str(sqam_dir), "signals": signals}},
+            "surveys": {"sqam": {"dataset": "sq",
                                  "input_sdrs": [5, 15], "methods": {"social_sparsity": {"variants": ["pew"]}},
                                  **extra}}}
 
@@ -174,8 +182,15 @@ def test_survey_config_is_validated(tmp_path, sqam_dir):
     with pytest.raises(ConfigError, match="surveys.sqam.methods: method 'supervised' trains"):
         validate_config(bad, "x.yaml")
     bad = json.loads(json.dumps(cfg))
-    bad["surveys"]["sqam"]["dataset"]["module"] = "synthetic_music"
-    with pytest.raises(ConfigError, match="not a survey data set"):
+    bad["surveys"]["sqam"]["dataset"] = "s"
+    with pytest.raises(ConfigError, match="surveys.sqam.dataset: 's' .module 'synthetic_music'. is not a survey data set"):
+        validate_config(bad, "x.yaml")
+    bad["surveys"]["sqam"]["dataset"] = "nosuch"
+    with pytest.raises(ConfigError, match="surveys.sqam.dataset: unknown dataset 'nosuch'"):
+        validate_config(bad, "x.yaml")
+    bad = json.loads(json.dumps(cfg))
+    bad["experiments"]["t1"]["dataset"] = "sq"
+    with pytest.raises(ConfigError, match="is a survey data set"):
         validate_config(bad, "x.yaml")
     bad = json.loads(json.dumps(cfg))
     bad["surveys"]["sqam"]["input_sdrs"] = [0]
@@ -210,7 +225,15 @@ def test_survey_end_to_end_through_snakemake(tmp_path, sqam_dir):
         assert abs(float(row["input_sdr"]) - float(row["input_sdr_target"])) < 1e-3
     summ = io.read_csv(run / "tables" / "sqam.csv")
     assert [float(s["published_mean_all"]) for s in summ] == [16.60, 21.11]
-    assert (run / "benchmarks" / "survey_reconstruct" / "sqam" / "social_sparsity" / "pew" / "a25_harp.tsv").is_file()
+    assert (run / "benchmarks" / "reconstruct" / "sqam" / "signals" / "a25_harp" / "social_sparsity" / "pew" /
+            "seed0.tsv").is_file()
+    # the survey's records, gathered as every table's: SDR and Delta-SDR of each case
+    records = io.read_csv(run / "metrics" / "sqam.csv")
+    assert sorted((r["item"], r["metric"]) for r in records) == [("0", "delta_sdr"), ("0", "sdr"), ("1", "delta_sdr"),
+                                                                  ("1", "sdr")]
+    by = {(int(r["item"]), r["metric"]): float(r["value"]) for r in records}
+    for j, row in enumerate(cases):
+        assert float(row["dsdr"]) == by[(j, "delta_sdr")] and float(row["sdr"]) == by[(j, "sdr")]
 
 
 # --- fidelity to the survey's published numbers -------------------------------------------------
@@ -235,7 +258,7 @@ def _fidelity(signals, input_sdrs, tmp_path, threads=None):
     diffs = {}
     for name in signals:
         x = mod.read(SQAM / f"{name}.wav")
-        # the threshold as survey_measure finds it: to machine precision, as the survey's clip_sdr.m
+        # the threshold as a survey's measure step finds it: to machine precision, as the survey's clip_sdr.m
         taus = np.array([survey.tau_for_input_sdr(x, s, tol=0.0, max_iter=2000) for s in input_sdrs])
         y = np.stack([np.clip(x, -t, t) for t in taus])
         x_hat = declip(y.astype(np.float32), taus, sample_rate=44100)   # the survey's settings

@@ -13,19 +13,21 @@ Under ``<results_dir>/<run>/``::
     input_sdr/<experiment>/test_{x,y,ids}.npy, levels.npy, reconstructions/<method>/<variant>.npz
                                                       measure_input_sdr, reconstruct_input_sdr
     report/<table>.html, report/<table>_listen<k>.html                                  table_page, listen_pages
-    surveys/<survey>/signals.json, measurements/<signal>.npz,
-                     reconstructions/<method>/<variant>/<signal>.npz                   survey_*
     logs/<rule>/..., benchmarks/<rule>/...
 
-A *measured* set is what one ``measure`` job makes: an experiment's own dataset (``<experiment>``) or one of
-its extra test sets (``<experiment>/test_sets/<dataset>``, Table 2's speech); its *table* is
-``<experiment>`` or ``<experiment>/<dataset>``.
+A *measured* set is what one ``measure`` job makes: an experiment's own dataset (``<experiment>``), one of
+its extra test sets (``<experiment>/test_sets/<dataset>``, Table 2's speech), or one whole signal of a survey
+clipped at each of the survey's input SDRs (``<survey>/signals/<signal>``: a test split only, with one
+threshold per item, ``test_tau.npy``); its *table* is ``<experiment>`` or ``<experiment>/<dataset>``, and a
+survey's signals share the survey's table ``<survey>``.
 """
 
 from __future__ import annotations
 
 SPLITS = ("train", "val", "test")
 MEASURED_ARRAYS = ("x", "y", "ids")
+#: what a survey signal's measured set adds: each item's threshold (the survey's cases, one per input SDR)
+THRESHOLDS = "tau"
 #: the files inside a folder of the layout: a prepared or measured set's manifest, a model folder's model
 #: (what every learned method saves), its job spec, checkpoint and training log
 MANIFEST, MODEL, SPEC, CHECKPOINT, TRAIN_LOG = "manifest.json", "model.pt", "spec.json", "checkpoint.pt", "train_log.csv"
@@ -78,6 +80,17 @@ class Paths:
         return experiment, test_set or None
 
     @staticmethod
+    def signal_measured(survey: str, signal: str) -> str:
+        """The measured set of one whole signal of a survey (its cases at the survey's input SDRs)."""
+        return f"{survey}/signals/{signal}"
+
+    @staticmethod
+    def split_signal(measured: str) -> tuple[str, str] | None:
+        """``(survey, signal)`` of a survey signal's measured set, None for any other."""
+        survey, sep, signal = measured.partition("/signals/")
+        return (survey, signal) if sep else None
+
+    @staticmethod
     def table_name(measured: str) -> str:
         experiment, test_set = Paths.split_measured(measured)
         return f"{experiment}/{test_set}" if test_set else experiment
@@ -97,6 +110,12 @@ class Paths:
 
     def measurement_files(self, measured: str, splits=SPLITS) -> list[str]:
         return [self.split_array(self.measurements(measured), s, a) for s in splits for a in MEASURED_ARRAYS]
+
+    def signal_measurement_files(self, measured: str) -> list[str]:
+        """What a survey signal's measure job writes besides its manifest: the test arrays and each item's
+        threshold."""
+        return self.measurement_files(measured, splits=("test",)) + [
+            self.split_array(self.measurements(measured), "test", THRESHOLDS)]
 
     # ----------------------------------------------------------------------------- methods
     def model(self, experiment: str, method: str, variant: str, seed) -> str:
@@ -159,27 +178,6 @@ class Paths:
     def paper_figure(self, name: str, ext: str = "png") -> str:
         """One of the paper's illustration figures (``figures:`` in the config) and its data (``ext="csv"``)."""
         return f"{self.root}/figures/{name}.{ext}"
-
-    # ----------------------------------------------------------------------------- surveys
-    def survey(self, survey: str) -> str:
-        return f"{self.root}/surveys/{survey}"
-
-    def survey_signals(self, survey: str) -> str:
-        return f"{self.survey(survey)}/signals.json"
-
-    def survey_measurements(self, survey: str) -> str:
-        return f"{self.survey(survey)}/measurements"
-
-    @staticmethod
-    def signal_measurement(folder: str, signal: str) -> str:
-        """One survey signal's clipped cases in a survey's measurements folder."""
-        return f"{folder}/{signal}.npz"
-
-    def survey_measurement(self, survey: str, signal: str) -> str:
-        return self.signal_measurement(self.survey_measurements(survey), signal)
-
-    def survey_reconstruction(self, survey: str, method: str, variant: str, signal: str) -> str:
-        return f"{self.survey(survey)}/reconstructions/{method}/{variant}/{signal}.npz"
 
     # ------------------------------------------------------------------- logs, benchmarks
     def log(self, rule: str, *parts: str) -> str:

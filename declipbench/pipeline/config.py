@@ -256,22 +256,21 @@ def _check_test_scaling(config: dict, experiment: str, source: str) -> None:
 
 
 def _check_surveys(config: dict, source: str) -> None:
-    """Survey sections: a survey data set, methods without training, published keys."""
+    """Survey sections: a survey data set under ``datasets:``, methods without training, published keys."""
     methods = discover_methods()
     for name, sv in config["surveys"].items():
         where = f"surveys.{name}"
         if name in config["experiments"]:
             raise ConfigError(f"{source}: {where}: the name {name!r} is also an experiment; tables/{name}.* "
                               f"would be ambiguous, rename one of them")
-        module = sv["dataset"]["module"]
-        try:
-            mod = load_dataset(module)
-        except Exception as exc:
-            raise ConfigError(f"{source}: {where}.dataset.module: cannot load dataset module {module!r}: {exc}") from exc
+        if sv["dataset"] not in config["datasets"]:
+            raise ConfigError(f"{source}: {where}.dataset: unknown dataset {sv['dataset']!r}; defined under "
+                              f"datasets: {sorted(config['datasets'])}")
+        module = config["datasets"][sv["dataset"]]["module"]
+        mod = load_dataset(module)
         if getattr(mod, "KIND", None) != "survey":
-            raise ConfigError(f"{source}: {where}.dataset.module: {module!r} is not a survey data set "
-                              f"(it must set KIND = 'survey' and define load(); see datasets/sqam.py)")
-        sv["dataset"]["params"] = dataset_params(mod, sv["dataset"].get("params"), f"{source}: {where}.dataset.params")
+            raise ConfigError(f"{source}: {where}.dataset: {sv['dataset']!r} (module {module!r}) is not a survey "
+                              f"data set (it must set KIND = 'survey' and define load(); see datasets/sqam.py)")
         section = {**sv, "modality": "audio"}
         for m, opts in method_entries(section, methods, f"{source}: {where}"):
             if methods[m].trains:
@@ -322,8 +321,13 @@ def survey_jobs(config: dict) -> list[tuple[str, str, str]]:
 
 
 def survey_signals(config: dict, survey: str) -> list[str]:
-    sv = config["surveys"][survey]
-    return list(load_dataset(sv["dataset"]["module"]).selected(sv["dataset"]["params"]))
+    ds = config["datasets"][config["surveys"][survey]["dataset"]]
+    return list(load_dataset(ds["module"]).selected(ds["params"]))
+
+
+def survey_measured(config: dict) -> list[str]:
+    """The measured sets of every survey: one per whole signal (:meth:`Paths.signal_measured`)."""
+    return [Paths.signal_measured(name, s) for name in config["surveys"] for s in survey_signals(config, name)]
 
 
 def job_threads(config: dict, method: str) -> int:
@@ -356,8 +360,11 @@ def job_spec(config: dict, experiment: str, method: str, variant: str, seed: int
 
 
 def survey_spec(config: dict, survey: str, method: str, variant: str) -> dict:
-    """The spec of one method variant of a survey (no seed, no tau: each case has its own threshold)."""
-    return {"survey": survey, **_method_spec(config, "surveys", survey, method, variant), "modality": "audio"}
+    """The spec of one method variant of a survey: no tau (each case has its own threshold), the first seed
+    (its methods do not train), the sample rate of its data set."""
+    mod = load_dataset(config["datasets"][config["surveys"][survey]["dataset"]]["module"])
+    return {"experiment": survey, "survey": survey, **_method_spec(config, "surveys", survey, method, variant),
+            "seed": int(config["seeds"][0]), "trains": False, "modality": "audio", "sample_rate": int(mod.SAMPLE_RATE)}
 
 
 def spec_json(spec: dict) -> str:
@@ -376,6 +383,9 @@ def measured_sets(config: dict) -> list[str]:
 
 def measured_dataset(config: dict, measured: str) -> str:
     """The dataset a measured set clips."""
+    signal = Paths.split_signal(measured)
+    if signal is not None:
+        return config["surveys"][signal[0]]["dataset"]
     experiment, test_set = Paths.split_measured(measured)
     return test_set or config["experiments"][experiment]["dataset"]
 

@@ -13,7 +13,8 @@ from ..foundation.inputs import PRESENT, Input
 
 
 def run_inputs(config: dict) -> list[Input]:
-    """The inputs of a validated configuration, in the order data sets, surveys, figures, methods."""
+    """The inputs of a validated configuration, in the order data sets (those of the surveys too), figures,
+    methods."""
     from .config import section_variants
     from ..foundation.paths import Paths
     from .figures import load_figure
@@ -24,6 +25,7 @@ def run_inputs(config: dict) -> list[Input]:
     out: list[Input] = []
     used = {e["dataset"] for e in config["experiments"].values()}
     used |= {ds for e in config["experiments"].values() for ds in e.get("test_sets", [])}
+    used |= {sv["dataset"] for sv in config.get("surveys", {}).values()}
     for name in sorted(used):
         ds = config["datasets"][name]
         mod = load_dataset(ds["module"])
@@ -35,10 +37,6 @@ def run_inputs(config: dict) -> list[Input]:
             continue
         params = dataset_params(mod, ds.get("params"), f"datasets.{name}.params")
         out += [_tag(i, f"datasets.{name}") for i in mod.inputs(params, data_dir)]
-    for name, sv in config.get("surveys", {}).items():
-        mod = load_dataset(sv["dataset"]["module"])
-        if hasattr(mod, "inputs"):
-            out += [_tag(i, f"surveys.{name}") for i in mod.inputs(sv["dataset"]["params"], data_dir)]
     for key, params in config.get("figures", {}).items():
         mod = load_figure(key)
         if hasattr(mod, "external_inputs"):

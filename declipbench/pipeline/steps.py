@@ -19,7 +19,7 @@ import numpy as np
 from ..data import io
 from ..data.io import load_split
 from ..foundation.contracts import Context, MethodError, TrainData
-from ..foundation.paths import Paths
+from ..foundation.paths import THRESHOLDS, Paths
 from ..metrics import METRICS
 from ..metrics.records import record, write_records
 from ..metrics.sdr import sdr_db_items
@@ -40,9 +40,14 @@ def prepare(dataset_module: str, params: dict, out_dir: Path, data_dir: Path | N
     out_dir = Path(out_dir)
     _clean(out_dir)
     t0 = time.time()
-    if hasattr(mod, "prepare"):
+    if getattr(mod, "KIND", None) == "survey" or hasattr(mod, "prepare"):
         try:
-            manifest = mod.prepare(p, out_dir, data_dir)
+            if getattr(mod, "KIND", None) == "survey":  # whole signals, measured one by one (:mod:`.survey`)
+                from .survey import signals_manifest
+
+                manifest = signals_manifest(mod, dataset_module, p, data_dir)
+            else:
+                manifest = mod.prepare(p, out_dir, data_dir)
         except OSError as exc:  # a missing, read-only or misplaced folder: name it and the config key
             raise ValueError(_os_error(exc, dataset_module, data_dir)) from exc
     else:  # a generator module: generate(params, split, count)
@@ -327,11 +332,17 @@ def train(spec: dict, meas_dir: Path, model_dir: Path) -> None:
 
 
 def reconstruct(spec: dict, meas_dir: Path, model_dir: Path | None, out: Path) -> None:
+    """The test measurements of a measured set, as float32; a survey signal's cases (a spec with
+    ``survey``) each with its own threshold (``test_tau.npy``), the context's at the largest of them."""
     _, method, params = method_of(spec)
     _clean(Path(out).parent, [Path(out).name])
     y, _ = load_split(meas_dir, "test", with_x=False)
-    ctx = Context.from_spec(spec, Path(model_dir) if model_dir else None, params=params)
-    x_hat, seconds = run_method(method, spec, np.array(y), ctx)
+    taus, bounds = None, {}
+    if spec.get("survey"):
+        taus = np.asarray(io.load_npy(Paths.split_array(str(meas_dir), "test", THRESHOLDS)), dtype=np.float64)
+        bounds = {"tau_low": -float(taus.max()), "tau_high": float(taus.max())}
+    ctx = Context.from_spec(spec, Path(model_dir) if model_dir else None, params=params, **bounds)
+    x_hat, seconds = run_method(method, spec, np.array(y, dtype=np.float32), ctx, taus=taus)
     log.info("reconstructed %d items in %.2f s (%.3f s/item)", len(y), seconds, seconds / max(len(y), 1))
     io.save_arrays(out, x_hat=x_hat, seconds=np.float64(seconds))
 

@@ -1,19 +1,20 @@
 """Survey experiments: the protocol of the declipping survey (Zaviska et al., IEEE JSTSP 2021) on whole signals.
 
+A survey is an experiment whose protocol is a set of input SDRs (config section ``surveys:``), run by the
+same rules as every experiment (``workflow/rules/``):
+
+    prepare_signals (verify / download the survey data set's signals, list them in its manifest)
+    -> measure (one measured set per signal, ``<survey>/signals/<signal>``: :func:`measure`)
+    -> reconstruct (one job per method variant and signal, one threshold per case)
+    -> evaluate (SDR and Delta-SDR per case, the metrics of every table)
+    -> table (:func:`table`, written by :mod:`declipbench.report.survey_tables`)
+
 Each signal of a survey data set (``datasets/sqam.py``) is clipped to every target input SDR with the
 threshold found by a bracketed root search to machine precision (:func:`declipbench.physics.tau_for_input_sdr`,
-the survey's ``clip_sdr``); unsupervised methods (``trains: false``) reconstruct every case; the table reports, per
-method and input SDR, the mean and median Delta-SDR over the signals beside the survey's published
-numbers. Config section ``surveys:`` (``workflow/schemas/config.schema.yaml``, checked with the rest of the
-configuration in :mod:`.config`); rules in ``workflow/rules/survey.smk``:
-
-    survey_fetch (verify / download) -> survey_measure (one file per signal: x, the clipped cases, taus)
-    -> survey_reconstruct (one job per method variant and signal) -> survey_table (written by
-    :mod:`declipbench.report.survey_tables`)
-
-A method receives the cases of one signal as a batch through
-:meth:`declipbench.Method.reconstruct_per_threshold` (one threshold per case), run by the same
-:func:`declipbench.pipeline.steps.run_method` as every reconstruction of the pipeline.
+the survey's ``clip_sdr``); unsupervised methods (``trains: false``) reconstruct every case, receiving a
+signal's cases as one batch through :meth:`declipbench.Method.reconstruct_per_threshold`; the table reports,
+per method and input SDR, the mean and median Delta-SDR over the signals beside the survey's published
+numbers.
 """
 
 from __future__ import annotations
@@ -25,31 +26,30 @@ from pathlib import Path
 import numpy as np
 
 from ..data import io
-from ..foundation.paths import Paths
-from ..metrics.sdr import delta_sdr_items, sdr_db
+from ..foundation.paths import THRESHOLDS, Paths
+from ..metrics.records import read_records
+from ..metrics.sdr import sdr_db
 from ..physics.thresholds import tau_for_input_sdr
-from ..foundation.contracts import Context
 from .plugins import dataset_params, load_dataset
-from .steps import method_of, run_method
 
 log = logging.getLogger("declipbench")
 
 
 # ------------------------------------------------------------------------------------------ steps
-def fetch(module: str, params: dict, data_dir: Path | None, out: Path) -> dict:
-    """Verify (and download what is missing of) the survey's signals; write a manifest of them."""
+def signals_manifest(mod, module: str, params: dict, data_dir: Path | None) -> dict:
+    """The prepare step of a survey data set: verify (and download what is missing of) its signals and list
+    them, each with its path and SHA-256."""
     from ..data.download import sha256sum
 
-    mod = load_dataset(module)
-    paths = mod.fetch(dataset_params(mod, params, f"survey data set {module}: params"), data_dir)
-    manifest = {"dataset": module, "signals": {n: {"path": str(p), "sha256": sha256sum(p)} for n, p in paths.items()}}
-    io.write_json(out, manifest)
-    return manifest
+    paths = mod.fetch(params, data_dir)
+    return {"dataset": module, "params": params,
+            "signals": {n: {"path": str(p), "sha256": sha256sum(p)} for n, p in paths.items()}}
 
 
-def measure(module: str, params: dict, signal: str, input_sdrs: list[float], data_dir: Path | None, out: Path) -> dict:
-    """Clip one signal to every target input SDR; write ``x``, ``y`` (cases x samples), ``tau`` and
-    the achieved input SDRs."""
+def measure(module: str, params: dict, signal: str, input_sdrs: list[float], data_dir: Path | None, out_dir: Path) -> dict:
+    """Clip one signal to every target input SDR: a measured set whose test items are the cases
+    (``test_{x,y,ids}.npy`` in the signal's own float64, ``test_tau.npy`` each case's threshold) and whose
+    manifest lists each case's target and achieved input SDR and clipped fraction."""
     mod = load_dataset(module)
     p = dataset_params(mod, {**params, "signals": [signal]}, f"survey data set {module}: params")
     x = mod.load(p, data_dir, progress=False)[signal]
@@ -63,23 +63,18 @@ def measure(module: str, params: dict, signal: str, input_sdrs: list[float], dat
         fractions.append(float(np.mean(np.abs(x) > tau)))
         log.info("%s: input SDR %g dB -> tau %.6f (achieved %.4f dB, %.2f %% clipped)", signal, target, tau,
                  achieved[-1], 100 * fractions[-1])
-    io.save_arrays(out, x=x, y=np.stack(ys), tau=np.array(taus), input_sdr_target=np.array(input_sdrs, dtype=np.float64),
-                   input_sdr=np.array(achieved), clipped_fraction=np.array(fractions),
-                   sample_rate=np.int64(mod.SAMPLE_RATE))
-    return {"signal": signal, "taus": taus, "input_sdr": achieved}
-
-
-def reconstruct(spec: dict, measurements: Path, out: Path) -> None:
-    """One method variant on every case of one signal (one batch, one threshold per case)."""
-    _, method, params = method_of(spec)
-    m = io.load_arrays(measurements)
-    y, taus, rate = np.asarray(m["y"], dtype=np.float32), np.asarray(m["tau"]), int(m["sample_rate"])
-    ctx = Context.from_spec(spec, params=params, tau_low=-float(taus.max()), tau_high=float(taus.max()),
-                            sample_rate=rate)
-    x_hat, seconds = run_method(method, spec, y, ctx, taus=taus)
-    log.info("%s/%s: %d cases of %s in %.1f s (%.1f s per case)", spec["method"], spec["variant"], len(y),
-             Path(measurements).stem, seconds, seconds / len(y))
-    io.save_arrays(out, x_hat=x_hat, seconds=np.float64(seconds))
+    out_dir = Path(out_dir)
+    folder = str(out_dir)
+    io.save_npy(Path(Paths.split_array(folder, "test", "x")), np.stack([x] * len(ys)))
+    io.save_npy(Path(Paths.split_array(folder, "test", "y")), np.stack(ys))
+    io.save_npy(Path(Paths.split_array(folder, "test", "ids")), np.arange(len(ys)))
+    io.save_npy(Path(Paths.split_array(folder, "test", THRESHOLDS)), np.array(taus, dtype=np.float64))
+    manifest = {"dataset": module, "signal": signal, "modality": "audio", "sample_rate": int(mod.SAMPLE_RATE),
+                "protocol": "input_sdrs", "splits": {"test": {"items_kept": len(ys), "samples": int(len(x))}},
+                "cases": {"input_sdr_target": [float(t) for t in input_sdrs], "input_sdr": [float(a) for a in achieved],
+                          "clipped_fraction": fractions}}
+    io.write_json(Path(Paths.manifest(folder)), manifest)
+    return manifest
 
 
 # ------------------------------------------------------------------------------------------ table
@@ -94,26 +89,33 @@ def read_reference(path: Path) -> dict[tuple[str, str, float], float]:
     return ref
 
 
-def case_rows(specs: list[dict], recon_files: list[Path], meas_dir: Path, published: dict,
-              reference: dict | None) -> list[dict]:
+def case_rows(cases: list[dict], published: dict, reference: dict | None) -> list[dict]:
+    """One row per case of every (method variant, signal): ``cases`` lists, in table order, each job's
+    ``method``, ``variant``, ``signal`` and files: its per-item ``metrics`` (SDR and Delta-SDR, the evaluate
+    step's records), its ``reconstruction`` (for the time it took) and its ``measurements`` folder."""
     rows = []
-    for spec, path in zip(specs, recon_files):
-        path = Path(path)
-        m = io.load_arrays(Paths.signal_measurement(str(meas_dir), path.stem))
-        r = io.load_arrays(path)
-        key = published.get(f"{spec['method']}/{spec['variant']}")
-        for j, target in enumerate(m["input_sdr_target"]):
-            x, y, xh = m["x"], m["y"][j], r["x_hat"][j]
-            finite = bool(np.all(np.isfinite(xh)))
-            out_sdr = sdr_db(x, xh) if finite else math.nan
-            row = {"method": spec["method"], "variant": spec["variant"], "label": spec["label"],
-                   "signal": path.stem, "input_sdr_target": float(target), "input_sdr": float(m["input_sdr"][j]),
-                   "tau": float(m["tau"][j]), "clipped_fraction": float(m["clipped_fraction"][j]),
-                   "sdr": out_sdr, "dsdr": float(delta_sdr_items(x[None], xh[None], y[None])[0]),
-                   "seconds_per_case": float(r["seconds"]) / len(m["input_sdr_target"]),
+    for c in cases:
+        meas = str(c["measurements"])
+        m = io.read_json(Path(Paths.manifest(meas)))
+        taus = np.asarray(io.load_npy(Paths.split_array(meas, "test", THRESHOLDS)))
+        seconds = float(io.load_arrays(c["reconstruction"])["seconds"])
+        records = read_records([Path(c["metrics"])])
+        scores = {(int(r["item"]), r["metric"]): (float(r["value"]) if r["value"] else math.nan) for r in records}
+        labels = {r["label"] for r in records}
+        if len(labels) != 1:
+            raise ValueError(f"{c['metrics']}: expected the records of one method variant, found labels {sorted(labels)}")
+        label = next(iter(labels))
+        key = published.get(f"{c['method']}/{c['variant']}")
+        targets = m["cases"]["input_sdr_target"]
+        for j, target in enumerate(targets):
+            row = {"method": c["method"], "variant": c["variant"], "label": label,
+                   "signal": c["signal"], "input_sdr_target": float(target), "input_sdr": float(m["cases"]["input_sdr"][j]),
+                   "tau": float(taus[j]), "clipped_fraction": float(m["cases"]["clipped_fraction"][j]),
+                   "sdr": scores[(j, "sdr")], "dsdr": scores[(j, "delta_sdr")],
+                   "seconds_per_case": seconds / len(targets),
                    "published_dsdr": math.nan, "difference": math.nan}
             if reference is not None and key is not None:
-                pub = reference.get((path.stem, key, float(target)))
+                pub = reference.get((c["signal"], key, float(target)))
                 if pub is not None:
                     row["published_dsdr"] = pub
                     row["difference"] = row["dsdr"] - pub
@@ -145,15 +147,15 @@ def summary(rows: list[dict], published_means: dict, published: dict) -> list[di
     return out
 
 
-def table(config_survey: dict, specs: list[dict], recon_files: list[Path], meas_dir: Path) -> dict:
+def table(config_survey: dict, module: str, cases: list[dict]) -> dict:
     """The survey's results: every case (``rows``), the summary per method and input SDR (``summary``) and
     what its table cites (``title``, ``citation``, ``n_all`` signals); :mod:`declipbench.report.survey_tables`
     writes them."""
-    mod = load_dataset(config_survey["dataset"]["module"])
+    mod = load_dataset(module)
     published = config_survey.get("published", {})
     ref_path = config_survey.get("reference_csv")
     reference = read_reference(Path(ref_path)) if ref_path else None
-    rows = case_rows(specs, recon_files, meas_dir, published, reference)
+    rows = case_rows(cases, published, reference)
     return {"rows": rows, "summary": summary(rows, getattr(mod, "PUBLISHED_MEAN_DSDR", {}), published),
             "title": config_survey.get("title", "survey"), "citation": getattr(mod, "CITATION", ""),
             "n_all": len(getattr(mod, "SIGNALS", ()))}

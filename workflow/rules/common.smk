@@ -21,11 +21,12 @@ from declipbench.pipeline.config import (
     measured_dataset,
     measured_sets,
     survey_jobs,
+    survey_measured,
     survey_signals,
     survey_spec,
     validate_config,
 )
-from declipbench.foundation.paths import Paths
+from declipbench.foundation.paths import THRESHOLDS, Paths
 from declipbench.pipeline.figures import RunView, figure_spec, load_figure
 from declipbench.pipeline.plugins import load_dataset
 from declipbench.report.formatting import rst_escape
@@ -59,8 +60,14 @@ TABLES = [Paths.table_name(m) for m in MEASURED]
 AUDIO_TABLES = [t for t in TABLES if CFG["experiments"][Paths.split_measured(Paths.measured_of_table(t))[0]]["modality"] == "audio"]
 IMAGE_TABLES = [t for t in TABLES if t not in AUDIO_TABLES]
 LISTEN_PAGES = range(CFG["report"]["listen_items"])
+# the surveys (surveys:): experiments whose protocol is a set of input SDRs, one measured set per whole signal
+# (declipbench.pipeline.survey), through the same rules; each has its table
 SURVEY_JOBS = survey_jobs(CFG)
 SURVEY_SIGNALS = {name: survey_signals(CFG, name) for name in CFG["surveys"]}
+SURVEY_MEASURED = survey_measured(CFG)
+SURVEY_DATASETS = sorted(
+    name for name, ds in CFG["datasets"].items() if getattr(load_dataset(ds["module"]), "KIND", None) == "survey"
+)
 # image datasets also write each item's camera parameters, {split}_camera.npy (rule prepare_image_dataset)
 IMAGE_DATASETS = sorted(
     name for name, ds in CFG["datasets"].items() if load_dataset(ds["module"]).MODALITY == "image"
@@ -75,15 +82,13 @@ def one_of(names):
 wildcard_constraints:
     dataset=one_of(sorted(CFG["datasets"])),
     experiment=one_of(list(CFG["experiments"])),
-    measured=one_of(MEASURED),
-    table=one_of(TABLES),
+    measured=one_of(MEASURED + SURVEY_MEASURED),
+    table=one_of(TABLES + list(CFG["surveys"])),
     audio_table=one_of(AUDIO_TABLES),
     image_table=one_of(IMAGE_TABLES),
-    survey=one_of(list(CFG["surveys"])),
     method=one_of(sorted(METHODS)),
     variant="[A-Za-z0-9_@=,.+-]+",
     seed="[0-9]+",
-    signal="[A-Za-z0-9_.-]+",
 
 
 def experiment_of(wildcards):
@@ -98,7 +103,25 @@ def exp_setting(key):
 
 
 def spec(wildcards):
+    signal = Paths.split_signal(getattr(wildcards, "measured", ""))
+    if signal is not None:  # a survey's signal
+        return survey_spec(CFG, signal[0], wildcards.method, wildcards.variant)
     return job_spec(CFG, experiment_of(wildcards), wildcards.method, wildcards.variant, int(wildcards.seed))
+
+
+def measured_metrics(wildcards):
+    """The metrics of a measured set's table: its experiment's, or a survey's SDR and Delta-SDR."""
+    if Paths.split_signal(wildcards.measured) is not None:
+        return ["sdr", "delta_sdr"]
+    return exp_setting("metrics")(wildcards)
+
+
+def signal_job(wildcards):
+    """What the measure step needs of a survey's signal: the data set, the signal and the input SDRs."""
+    survey, signal = Paths.split_signal(wildcards.measured)
+    ds = CFG["datasets"][CFG["surveys"][survey]["dataset"]]
+    return {"module": ds["module"], "params": ds["params"], "signal": signal,
+            "input_sdrs": CFG["surveys"][survey]["input_sdrs"], "data_dir": CFG["data_dir"]}
 
 
 def job(**params):
@@ -145,7 +168,19 @@ def experiment_jobs(experiment):
     return RUN.all_jobs(experiment)
 
 
+def survey_cases(survey):
+    """A survey's jobs in table order, per signal: each job's files (declipbench.pipeline.survey.case_rows)."""
+    seed = CFG["seeds"][0]
+    return [{"method": m, "variant": v, "signal": sig, "metrics": PATHS.item_metrics(meas, m, v, seed),
+             "reconstruction": PATHS.reconstruction(meas, m, v, seed), "measurements": PATHS.measurements(meas)}
+            for s, m, v in SURVEY_JOBS if s == survey
+            for sig in SURVEY_SIGNALS[s] for meas in [Paths.signal_measured(s, sig)]]
+
+
 def table_inputs(wildcards):
+    if wildcards.table in CFG["surveys"]:
+        cases = survey_cases(wildcards.table)
+        return [c["metrics"] for c in cases] + [c["reconstruction"] for c in cases]
     measured = Paths.measured_of_table(wildcards.table)
     experiment, test_set = Paths.split_measured(measured)
     files = [PATHS.item_metrics(measured, j.method, j.variant, j.seed) for j in experiment_jobs(experiment)]
@@ -158,8 +193,17 @@ def table_experiment(wildcards):
     return Paths.split_measured(Paths.measured_of_table(wildcards.table))[0]
 
 
-def table_title(wildcards):
-    return table_title_of(wildcards.table)
+def table_job(wildcards, input, output):
+    """The job of a table: its records, metrics, title and reference row; a survey's, its cases."""
+    common = dict(all_metrics=output.metrics, prefix=PATHS.table_prefix(wildcards.table),
+                  inputs=[f for f in input if f.endswith(".csv")])
+    if wildcards.table in CFG["surveys"]:
+        sv = CFG["surveys"][wildcards.table]
+        return job(metrics=["sdr", "delta_sdr"], survey={"config": sv, "module": CFG["datasets"][sv["dataset"]]["module"],
+                                                         "cases": survey_cases(wildcards.table)}, **common)
+    exp = CFG["experiments"][table_experiment(wildcards)]
+    return job(metrics=exp["metrics"], title=table_title_of(wildcards.table), reference=exp.get("reference", ""),
+               **common)
 
 
 def table_title_of(table):
@@ -190,10 +234,6 @@ def listen_job(wildcards, input, output):
                listen_pages=list(output.listen), measurements=PATHS.measurements(Paths.measured_of_table(wildcards.audio_table)),
                sample_rate=exp["sample_rate"], tau=exp["tau"], labels=labels, reconstructions=list(input.reconstructions),
                item_metrics=list(input.metrics))
-
-
-def survey_dataset(wildcards):
-    return CFG["surveys"][wildcards.survey]["dataset"]
 
 
 #: the configured figures: key -> its module figures/<key>.py (declipbench.pipeline.figures), and what they may ask

@@ -10,7 +10,7 @@ rule evaluate:
     params:
         job=lambda wc, input, output: job(spec=spec(wc), dataset=measured_dataset(CFG, wc.measured),
                                           measurements=PATHS.measurements(wc.measured), reconstruction=input.reconstruction,
-                                          metrics=exp_setting("metrics")(wc), out=output[0]),
+                                          metrics=measured_metrics(wc), out=output[0]),
     log:
         PATHS.log("evaluate", "{measured}", "{method}", "{variant}", "seed{seed}"),
     benchmark:

@@ -12,6 +12,7 @@ rule train:
     output:
         model=Paths.model_file(PATHS.model("{experiment}", "{method}", "{variant}", "{seed}")),
     params:
+        step="train",
         job=lambda wc, output: job(spec=spec(wc), measurements=PATHS.measurements(wc.experiment),
                                    out=os.path.dirname(output.model)),
     log:
@@ -29,28 +30,26 @@ rule train:
     conda:
         method_env
     shell:
-        "python -m declipbench train --job {params.job:q} --time-limit-min {resources.runtime} 2> {log:q}"
+        "python -m declipbench {params.step} --job {params.job:q} --time-limit-min {resources.runtime} 2> {log:q}"
 
 
-rule reconstruct:
+# A method job like train (its threads, resources, env and time limit from the method's declaration): the test
+# measurements of a measured set, with the model of a method that trains; a survey's signal (surveys:) also
+# gives each case's threshold.
+use rule train as reconstruct with:
     input:
         test_y=Paths.split_array(PATHS.measurements("{measured}"), "test", "y"),
         model=lambda wc: [Paths.model_file(used_model_dir(wc))] if METHODS[wc.method].trains else [],
+        thresholds=lambda wc: [Paths.split_array(PATHS.measurements(wc.measured), "test", THRESHOLDS)]
+        if Paths.split_signal(wc.measured) else [],
     output:
         PATHS.reconstruction("{measured}", "{method}", "{variant}", "{seed}"),
     params:
+        step="reconstruct",
         job=lambda wc, output: job(spec=spec(wc), measurements=PATHS.measurements(wc.measured), out=output[0],
                                    model=used_model_dir(wc) if METHODS[wc.method].trains else None),
     log:
         PATHS.log("reconstruct", "{measured}", "{method}", "{variant}", "seed{seed}"),
     benchmark:
         PATHS.benchmark("reconstruct", "{measured}", "{method}", "{variant}", "seed{seed}")
-    threads: method_threads
-    resources:
-        mem_mb=method_resource("mem_mb"),
-        runtime=method_resource("runtime_min"),
-        gpu=method_gpus,
-    conda:
-        method_env
-    shell:
-        "python -m declipbench reconstruct --job {params.job:q} --time-limit-min {resources.runtime} 2> {log:q}"
+    priority: 0

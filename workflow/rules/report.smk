@@ -18,11 +18,7 @@ rule table:
         tex=PATHS.table("{table}", "tex"),
         metrics=PATHS.table_metrics("{table}"),
     params:
-        job=lambda wc, input, output: job(
-            metrics=CFG["experiments"][table_experiment(wc)]["metrics"], title=table_title(wc),
-            reference=CFG["experiments"][table_experiment(wc)].get("reference", ""),
-            all_metrics=output.metrics, prefix=PATHS.table_prefix(wc.table),
-            inputs=[f for f in input if f.endswith(".csv")]),
+        job=table_job,
     log:
         PATHS.log("table", "{table}"),
     conda:
@@ -181,6 +177,7 @@ use rule reconstruct as reconstruct_input_sdr with:
     output:
         PATHS.input_sdr_reconstruction("{experiment}", "{method}", "{variant}"),
     params:
+        step="reconstruct",
         job=lambda wc, output: job(spec=job_spec(CFG, wc.experiment, wc.method, wc.variant, CFG["seeds"][0]),
                                    measurements=PATHS.input_sdr(wc.experiment), out=output[0],
                                    model=input_sdr_model(wc) if METHODS[wc.method].trains else None),
