@@ -33,7 +33,7 @@ define run_with_report
 	$(BIN)/python -m declipbench benchmarks "$$run" --out "$$run/benchmarks.md"
 endef
 
-demo: install  ## the embedded analogues of Tables 1-4 and the figures on CPU (about 15 minutes on 2 cores): results/demo/, report.html
+demo: install  ## the embedded analogues of Tables 1-4 and the figures on CPU (about 40 minutes on 2 cores): results/demo/, report.html
 	$(call run_with_report,$(CONFIG))
 
 claim: install  ## the paper's central claim on embedded data (config/claim.yaml): results/claim/, report.html
