@@ -193,6 +193,10 @@ def test_survey_config_is_validated(tmp_path, sqam_dir):
     with pytest.raises(ConfigError, match="is a survey data set"):
         validate_config(bad, "x.yaml")
     bad = json.loads(json.dumps(cfg))
+    bad["surveys"]["sqam"]["dataset"] = {"module": "sqam"}   # the form of earlier versions
+    with pytest.raises(ConfigError, match=r"surveys.sqam.dataset: give the name of a data set defined under datasets:"):
+        validate_config(bad, "x.yaml")
+    bad = json.loads(json.dumps(cfg))
     bad["surveys"]["sqam"]["input_sdrs"] = [0]
     with pytest.raises(ConfigError, match="surveys.sqam.input_sdrs"):
         validate_config(bad, "x.yaml")

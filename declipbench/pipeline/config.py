@@ -160,6 +160,11 @@ def validate_config(config: dict, source: str = "config") -> dict:
     if bad:
         raise ConfigError(f"{source}: {bad} is not a finite number (NaN and infinities are refused everywhere "
                           f"in a configuration)")
+    for name, sv in (config.get("surveys") or {}).items():
+        if isinstance(sv, dict) and isinstance(sv.get("dataset"), dict):  # the form before surveys shared the rules
+            raise ConfigError(f"{source}: surveys.{name}.dataset: give the name of a data set defined under datasets: "
+                              f"(its module and params go there, e.g. datasets: {{sqam: {{module: sqam}}}} and "
+                              f"surveys.{name}.dataset: sqam), not a module and its params")
     schema = load_schema(CONFIG_SCHEMA)
     problems = errors(schema, config)
     if problems:
