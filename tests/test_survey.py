@@ -174,36 +174,31 @@ def _survey_config(tmp_path, sqam_dir, signals, **extra):
                                  **extra}}}
 
 
+#: (dotted key, bad value, the error's text): each set on a valid survey config, alone
+BAD_SURVEY_VALUES = [
+    ("surveys.sqam.methods", ["supervised"], "surveys.sqam.methods: method 'supervised' trains"),
+    ("surveys.sqam.dataset", "s", "surveys.sqam.dataset: 's' .module 'synthetic_music'. is not a survey data set"),
+    ("surveys.sqam.dataset", "nosuch", "surveys.sqam.dataset: unknown dataset 'nosuch'"),
+    ("experiments.t1.dataset", "sq", "is a survey data set"),
+    ("surveys.sqam.dataset", {"module": "sqam"},   # the form of earlier versions
+     "surveys.sqam.dataset: give the name of a data set defined under datasets:"),
+    ("surveys.sqam.input_sdrs", [0], "surveys.sqam.input_sdrs"),
+    ("surveys.sqam.published", {"social_sparsity/pew": "SS_MAGIC"}, "SS_MAGIC"),
+]
+
+
 def test_survey_config_is_validated(tmp_path, sqam_dir):
     cfg = _survey_config(tmp_path, sqam_dir, ["a25_harp"])
     validate_config(cfg, "x.yaml")
-    bad = json.loads(json.dumps(cfg))
-    bad["surveys"]["sqam"]["methods"] = ["supervised"]
-    with pytest.raises(ConfigError, match="surveys.sqam.methods: method 'supervised' trains"):
-        validate_config(bad, "x.yaml")
-    bad = json.loads(json.dumps(cfg))
-    bad["surveys"]["sqam"]["dataset"] = "s"
-    with pytest.raises(ConfigError, match="surveys.sqam.dataset: 's' .module 'synthetic_music'. is not a survey data set"):
-        validate_config(bad, "x.yaml")
-    bad["surveys"]["sqam"]["dataset"] = "nosuch"
-    with pytest.raises(ConfigError, match="surveys.sqam.dataset: unknown dataset 'nosuch'"):
-        validate_config(bad, "x.yaml")
-    bad = json.loads(json.dumps(cfg))
-    bad["experiments"]["t1"]["dataset"] = "sq"
-    with pytest.raises(ConfigError, match="is a survey data set"):
-        validate_config(bad, "x.yaml")
-    bad = json.loads(json.dumps(cfg))
-    bad["surveys"]["sqam"]["dataset"] = {"module": "sqam"}   # the form of earlier versions
-    with pytest.raises(ConfigError, match=r"surveys.sqam.dataset: give the name of a data set defined under datasets:"):
-        validate_config(bad, "x.yaml")
-    bad = json.loads(json.dumps(cfg))
-    bad["surveys"]["sqam"]["input_sdrs"] = [0]
-    with pytest.raises(ConfigError, match="surveys.sqam.input_sdrs"):
-        validate_config(bad, "x.yaml")
-    bad = json.loads(json.dumps(cfg))
-    bad["surveys"]["sqam"]["published"] = {"social_sparsity/pew": "SS_MAGIC"}
-    with pytest.raises(ConfigError, match="SS_MAGIC"):
-        validate_config(bad, "x.yaml")
+    for dotted, value, message in BAD_SURVEY_VALUES:
+        bad = json.loads(json.dumps(cfg))
+        *parents, last = dotted.split(".")
+        node = bad
+        for k in parents:
+            node = node[k]
+        node[last] = value
+        with pytest.raises(ConfigError, match=message):
+            validate_config(bad, "x.yaml")
 
 
 def test_survey_end_to_end_through_snakemake(tmp_path, sqam_dir):
