@@ -12,6 +12,9 @@ import numpy as np
 a, b = Path(sys.argv[1]), Path(sys.argv[2])
 TIMING = {"ssl_seconds", "supervised_seconds", "seconds_per_case"}
 res = {}
+def rows_without(path, columns):  # a CSV's rows with some columns left out, and its header
+    rows = list(csv.DictReader(open(path)))
+    return [{k: v for k, v in r.items() if k not in columns} for r in rows], list(rows[0]) if rows else []
 def note(kind, ok, name):
     res.setdefault(kind, [0, 0, []]); res[kind][0] += 1
     if ok: res[kind][1] += 1
@@ -26,9 +29,7 @@ for f in sorted(a.rglob("*")):
     if rel.parts[0] == "tables" and not filecmp.cmp(f, g, shallow=False) and rel.suffix in (".csv", ".md"):
         # a survey's table times its cases (seconds_per_case; "s per case", the last column of its Markdown)
         if rel.suffix == ".csv":
-            ra, rb = list(csv.DictReader(open(f))), list(csv.DictReader(open(g)))
-            ok = [{k: v for k, v in r.items() if k not in TIMING} for r in ra] == \
-                 [{k: v for k, v in r.items() if k not in TIMING} for r in rb] and list(ra[0]) == list(rb[0])
+            ok = rows_without(f, TIMING) == rows_without(g, TIMING)
         else:
             def cells(path):
                 out, timed = [], False
@@ -45,9 +46,7 @@ for f in sorted(a.rglob("*")):
     elif rel.parts[0] == "tables" or (rel.parts[0] == "metrics"):
         note(rel.parts[0], filecmp.cmp(f, g, shallow=False), str(rel))
     elif rel.parts[0] == "figures" and rel.suffix == ".csv":
-        ra, rb = list(csv.DictReader(open(f))), list(csv.DictReader(open(g)))
-        strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
-        note("figure csv (timing columns left out)", strip(ra) == strip(rb) and list(ra[0]) == list(rb[0]), str(rel))
+        note("figure csv (timing columns left out)", rows_without(f, TIMING) == rows_without(g, TIMING), str(rel))
     elif rel.suffix == ".npz":
         za, zb = np.load(f), np.load(g)
         note("npz arrays", set(za.files) == set(zb.files) and all(np.array_equal(za[k], zb[k]) for k in za.files if k != "seconds"), str(rel))
@@ -61,9 +60,8 @@ for f in sorted(a.rglob("*")):
             return torch.equal(x, y) if torch.is_tensor(x) else x == y
         note("model weights", same(torch.load(f, weights_only=True), torch.load(g, weights_only=True)), str(rel))
     elif rel.name == "train_log.csv":
-        ra, rb = list(csv.DictReader(open(f))), list(csv.DictReader(open(g)))
-        strip = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "items_per_s")} for r in rows]
-        note("training logs (time columns left out)", strip(ra) == strip(rb), str(rel))
+        note("training logs (time columns left out)",
+             rows_without(f, ("seconds", "items_per_s"))[0] == rows_without(g, ("seconds", "items_per_s"))[0], str(rel))
     elif rel.suffix == ".json":
         note("json (manifests, specs)", filecmp.cmp(f, g, shallow=False), str(rel))
 for kind, (n, ok, bad) in res.items():

@@ -271,7 +271,7 @@ def _check_surveys(config: dict, source: str) -> None:
         if sv["dataset"] not in config["datasets"]:
             raise ConfigError(f"{source}: {where}.dataset: unknown dataset {sv['dataset']!r}; defined under "
                               f"datasets: {sorted(config['datasets'])}")
-        module = config["datasets"][sv["dataset"]]["module"]
+        module = survey_dataset(config, name)["module"]
         mod = load_dataset(module)
         if getattr(mod, "KIND", None) != "survey":
             raise ConfigError(f"{source}: {where}.dataset: {sv['dataset']!r} (module {module!r}) is not a survey "
@@ -325,8 +325,17 @@ def survey_jobs(config: dict) -> list[tuple[str, str, str]]:
     return [(name, m, v) for name in config["surveys"] for m, v, _ in section_variants(config, "surveys", name)]
 
 
+#: what a survey scores for each case: its table is made of these (declipbench.pipeline.survey.case_rows)
+SURVEY_METRICS = ["sdr", "delta_sdr"]
+
+
+def survey_dataset(config: dict, survey: str) -> dict:
+    """The ``datasets:`` entry (module, resolved params) a survey names."""
+    return config["datasets"][config["surveys"][survey]["dataset"]]
+
+
 def survey_signals(config: dict, survey: str) -> list[str]:
-    ds = config["datasets"][config["surveys"][survey]["dataset"]]
+    ds = survey_dataset(config, survey)
     return list(load_dataset(ds["module"]).selected(ds["params"]))
 
 
@@ -367,7 +376,7 @@ def job_spec(config: dict, experiment: str, method: str, variant: str, seed: int
 def survey_spec(config: dict, survey: str, method: str, variant: str) -> dict:
     """The spec of one method variant of a survey: no tau (each case has its own threshold), the first seed
     (its methods do not train), the sample rate of its data set."""
-    mod = load_dataset(config["datasets"][config["surveys"][survey]["dataset"]]["module"])
+    mod = load_dataset(survey_dataset(config, survey)["module"])
     return {"experiment": survey, "survey": survey, **_method_spec(config, "surveys", survey, method, variant),
             "seed": int(config["seeds"][0]), "trains": False, "modality": "audio", "sample_rate": int(mod.SAMPLE_RATE)}
 

@@ -40,9 +40,10 @@ def prepare(dataset_module: str, params: dict, out_dir: Path, data_dir: Path | N
     out_dir = Path(out_dir)
     _clean(out_dir)
     t0 = time.time()
-    if getattr(mod, "KIND", None) == "survey" or hasattr(mod, "prepare"):
+    whole_signals = getattr(mod, "KIND", None) == "survey"  # measured one by one (:mod:`.survey`)
+    if whole_signals or hasattr(mod, "prepare"):
         try:
-            if getattr(mod, "KIND", None) == "survey":  # whole signals, measured one by one (:mod:`.survey`)
+            if whole_signals:
                 from .survey import signals_manifest
 
                 manifest = signals_manifest(mod, dataset_module, p, data_dir)

@@ -30,9 +30,11 @@ from ..foundation.paths import THRESHOLDS, Paths
 from ..metrics.records import read_records
 from ..metrics.sdr import sdr_db
 from ..physics.thresholds import tau_for_input_sdr
+from .config import SURVEY_METRICS
 from .plugins import dataset_params, load_dataset
 
 log = logging.getLogger("declipbench")
+SDR, DELTA_SDR = SURVEY_METRICS  # the records a case's row reads
 
 
 # ------------------------------------------------------------------------------------------ steps
@@ -63,7 +65,6 @@ def measure(module: str, params: dict, signal: str, input_sdrs: list[float], dat
         fractions.append(float(np.mean(np.abs(x) > tau)))
         log.info("%s: input SDR %g dB -> tau %.6f (achieved %.4f dB, %.2f %% clipped)", signal, target, tau,
                  achieved[-1], 100 * fractions[-1])
-    out_dir = Path(out_dir)
     folder = str(out_dir)
     io.save_npy(Path(Paths.split_array(folder, "test", "x")), np.stack([x] * len(ys)))
     io.save_npy(Path(Paths.split_array(folder, "test", "y")), np.stack(ys))
@@ -111,7 +112,7 @@ def case_rows(cases: list[dict], published: dict, reference: dict | None) -> lis
             row = {"method": c["method"], "variant": c["variant"], "label": label,
                    "signal": c["signal"], "input_sdr_target": float(target), "input_sdr": float(m["cases"]["input_sdr"][j]),
                    "tau": float(taus[j]), "clipped_fraction": float(m["cases"]["clipped_fraction"][j]),
-                   "sdr": scores[(j, "sdr")], "dsdr": scores[(j, "delta_sdr")],
+                   "sdr": scores[(j, SDR)], "dsdr": scores[(j, DELTA_SDR)],
                    "seconds_per_case": seconds / len(targets),
                    "published_dsdr": math.nan, "difference": math.nan}
             if reference is not None and key is not None:

@@ -20,6 +20,8 @@ from declipbench.pipeline.config import (
     job_threads,
     measured_dataset,
     measured_sets,
+    SURVEY_METRICS,
+    survey_dataset,
     survey_jobs,
     survey_measured,
     survey_signals,
@@ -112,14 +114,14 @@ def spec(wildcards):
 def measured_metrics(wildcards):
     """The metrics of a measured set's table: its experiment's, or a survey's SDR and Delta-SDR."""
     if Paths.split_signal(wildcards.measured) is not None:
-        return ["sdr", "delta_sdr"]
+        return SURVEY_METRICS
     return exp_setting("metrics")(wildcards)
 
 
 def signal_job(wildcards):
     """What the measure step needs of a survey's signal: the data set, the signal and the input SDRs."""
     survey, signal = Paths.split_signal(wildcards.measured)
-    ds = CFG["datasets"][CFG["surveys"][survey]["dataset"]]
+    ds = survey_dataset(CFG, survey)
     return {"module": ds["module"], "params": ds["params"], "signal": signal,
             "input_sdrs": CFG["surveys"][survey]["input_sdrs"], "data_dir": CFG["data_dir"]}
 
@@ -198,9 +200,9 @@ def table_job(wildcards, input, output):
     common = dict(all_metrics=output.metrics, prefix=PATHS.table_prefix(wildcards.table),
                   inputs=[f for f in input if f.endswith(".csv")])
     if wildcards.table in CFG["surveys"]:
-        sv = CFG["surveys"][wildcards.table]
-        return job(metrics=["sdr", "delta_sdr"], survey={"config": sv, "module": CFG["datasets"][sv["dataset"]]["module"],
-                                                         "cases": survey_cases(wildcards.table)}, **common)
+        return job(metrics=SURVEY_METRICS, survey={"config": CFG["surveys"][wildcards.table],
+                                                   "module": survey_dataset(CFG, wildcards.table)["module"],
+                                                   "cases": survey_cases(wildcards.table)}, **common)
     exp = CFG["experiments"][table_experiment(wildcards)]
     return job(metrics=exp["metrics"], title=table_title_of(wildcards.table), reference=exp.get("reference", ""),
                **common)
